@@ -1,0 +1,43 @@
+// vml-agent commit -m MSG: record what changed since the last snapshot.
+import type { Command } from "commander";
+import { commit } from "../core/snapshot.js";
+import { diffSnapshots } from "../core/diff.js";
+import type { ScanResult } from "../capture/scan.js";
+import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
+import { changesJson, renderChanges, showPath } from "./render.js";
+
+/** Files seen but not stored are said once, never silently dropped. */
+export function reportScan(io: Io, s: ScanResult): void {
+  const say = (what: string, list: Buffer[]) => {
+    if (!list.length) return;
+    const shown = list.slice(0, 10).map(showPath).join(", ");
+    io.err(`note: ${list.length} ${what}: ${shown}${list.length > 10 ? ", ..." : ""}\n`);
+  };
+  say("special files (fifos, sockets, devices) listed, not stored", s.skipped);
+  say("files over the size limit listed, not stored", s.large);
+  say("folders could not be read", s.unreadable);
+}
+
+export function scanJson(s: ScanResult): Record<string, unknown> {
+  return { skipped: s.skipped.map(showPath), large: s.large.map(showPath), unreadable: s.unreadable.map(showPath) };
+}
+
+export function register(program: Command, io: Io): void {
+  program
+    .command("commit")
+    .description("record a snapshot of what changed since the last one")
+    .requiredOption("-m, --message <text>", "why this snapshot (several lines allowed)")
+    .addHelpText("after", EXIT_HELP)
+    .action(async (opts: { message: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const ctx = openContext(io, g, true);
+      const res = await commit(ctx, { message: opts.message, trigger: "manual" });
+      const changes = res.unchanged ? undefined : await diffSnapshots(ctx.logbook, res.parent, res.id);
+      if (g.json) {
+        return printJson(io, { id: res.id, unchanged: res.unchanged, parent: res.parent ?? null, ...(changes ? changesJson(changes) : {}), ...scanJson(res.scan) });
+      }
+      if (res.unchanged) io.out(`Nothing changed since snapshot ${res.id.slice(0, 12)}; no new snapshot.\n`);
+      else io.out(`Snapshot ${res.id}\n${renderChanges(changes!)}`);
+      reportScan(io, res.scan);
+    });
+}

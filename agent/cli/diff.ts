@@ -1,0 +1,37 @@
+// vml-agent diff [REF [REF]] [-- PATH...]: differences between snapshots, or from one to the live state.
+import type { Command } from "commander";
+import { resolveRef } from "../core/history.js";
+import { diffSnapshots } from "../core/diff.js";
+import { stage, withLock } from "../core/snapshot.js";
+import { VmlError } from "../core/errors.js";
+import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
+import { changesJson, renderChanges } from "./render.js";
+
+function toRelative(p: string): Buffer {
+  return Buffer.from(p.replace(/^\/+/, "").replace(/\/+$/, ""));
+}
+
+export function register(program: Command, io: Io): void {
+  program
+    .command("diff")
+    .description("compare two snapshots; with one REF, compare it with the live state; with none, the latest snapshot with the live state")
+    .argument("[refs...]", "zero, one or two snapshots")
+    .option("-p, --patch", "show text changes of files as a unified diff")
+    .addHelpText("after", `\nLimit to paths with -- PATH... (paths as on the guest, e.g. /etc/hosts).\n${EXIT_HELP}`)
+    .action(async (refs: string[], opts: { patch?: boolean }, cmd: Command) => {
+      if (refs.length > 2) throw new VmlError("USAGE", "diff takes at most two snapshots; put paths after --");
+      const g = globals(cmd);
+      const ctx = openContext(io, g);
+      const lb = ctx.logbook;
+      const a = await resolveRef(lb, refs[0] ?? "@");
+      const b = refs[1] ? await resolveRef(lb, refs[1]) : await withLock(ctx, async () => (await stage(ctx)).tree);
+      const paths = io.paths.map(toRelative);
+      const changes = await diffSnapshots(lb, a, b, paths);
+      if (g.json) return printJson(io, { from: a, to: refs[1] ? b : "live", ...changesJson(changes) });
+      io.out(renderChanges(changes));
+      if (opts.patch) {
+        const specs = paths.length ? paths.map((p) => `:(literal)${p.toString()}`) : [".", ":(exclude).vml"];
+        io.out(await lb.git(["diff", "--no-color", "--no-ext-diff", "--no-textconv", a, b, "--", ...specs]));
+      }
+    });
+}

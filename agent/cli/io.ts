@@ -1,0 +1,62 @@
+// What a command needs from its invocation: global options, output streams, the system.
+// Commands never reach for `process`; main.ts fills this in.
+import { Command } from "commander";
+import { loadConfig } from "../core/config.js";
+import type { Context, Progress } from "../core/context.js";
+import { VmlError } from "../core/errors.js";
+import { Logbook } from "../core/logbook.js";
+import { RuleSet } from "../model/rules.js";
+import type { System } from "../platform/system.js";
+import { createLogger } from "../platform/log.js";
+import { AGENT_VERSION, SHIPPED_RULES_DIR } from "../platform/paths.js";
+import { terminalProgress } from "./progress.js";
+
+export interface Io {
+  sys: System;
+  out(text: string | Buffer): void;
+  err(text: string): void;
+  stderrIsTTY: boolean;
+  /** Operands after a literal `--` (paths), split off before parsing. */
+  paths: string[];
+}
+
+export interface GlobalOptions {
+  root: string;
+  config?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export const EXIT_HELP = `
+Exit codes:
+  0  done
+  1  failed; nothing was changed
+  2  bad usage or bad input (unknown REF, malformed configuration, no logbook, root not a directory)
+  3  done in part; the report says what was not`;
+
+export function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals() as GlobalOptions;
+}
+
+export function openContext(io: Io, g: GlobalOptions, withProgress = false): Context {
+  const { sys } = io;
+  const root = g.root.length > 1 ? g.root.replace(/\/+$/, "") : g.root;
+  if (sys.lstat(root)?.kind !== "dir") throw new VmlError("NOT_A_DIRECTORY", `--root ${g.root}: not a directory`);
+  const config = loadConfig(sys, root, SHIPPED_RULES_DIR, g.config);
+  const log = createLogger(Boolean(g.verbose), sys.env().VML_LOG_LEVEL);
+  const progress: Progress | undefined = withProgress && io.stderrIsTTY && !g.json ? terminalProgress(io, sys) : undefined;
+  return {
+    sys,
+    root,
+    config,
+    rules: new RuleSet(config.rules),
+    logbook: new Logbook(sys, root),
+    log,
+    agentVersion: AGENT_VERSION,
+    progress,
+  };
+}
+
+export function printJson(io: Io, value: unknown): void {
+  io.out(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n");
+}

@@ -1,0 +1,140 @@
+// What differs between two snapshot trees: files (content, type, mode, owner, group, time, as
+// snapper's status flags), packages, environment variables and CernVM-FS repositories.
+import type { Logbook } from "./logbook.js";
+import { CVMFS_FILE, ENV_FILE, PACKAGES_FILE } from "./snapshot.js";
+import { joinPath, MANIFEST_DIR, parseShard, type Entry } from "../model/manifest.js";
+import { diffPackages, parsePackages, type PackageChanges } from "../model/packages.js";
+import { diffEnv, parseEnv, type EnvChanges } from "../model/env.js";
+import { diffCvmfs, parseCvmfs, type CvmfsChanges } from "../model/cvmfs.js";
+
+export const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+export interface FileChange {
+  path: Buffer;
+  /** Five columns: [+-ct.] content/type, then p (mode), u (owner), g (group), m (time only). */
+  flags: string;
+  old?: Entry;
+  new?: Entry;
+}
+
+export interface Changes {
+  files: FileChange[];
+  packages: PackageChanges;
+  env: EnvChanges;
+  cvmfs: CvmfsChanges;
+}
+
+interface RawChange {
+  oldId: string;
+  newId: string;
+  path: Buffer;
+}
+
+async function diffTree(lb: Logbook, a: string, b: string): Promise<RawChange[]> {
+  const out = await lb.git(["diff-tree", "-r", "-z", "--no-renames", "--raw", a, b]);
+  const recs: RawChange[] = [];
+  let pos = 0;
+  while (pos < out.length) {
+    const end = out.indexOf(0, pos);
+    const head = out.subarray(pos, end).toString().split(" ");
+    const pend = out.indexOf(0, end + 1);
+    recs.push({ oldId: head[2], newId: head[3], path: out.subarray(end + 1, pend) });
+    pos = pend + 1;
+  }
+  return recs;
+}
+
+function sameKind(a: Entry, b: Entry): boolean {
+  const norm = (t: string) => (t === "h" ? "f" : t);
+  return norm(a.type) === norm(b.type);
+}
+
+function flagsOf(a: Entry | undefined, b: Entry | undefined, contentChanged: boolean): string {
+  if (!a) return "+....";
+  if (!b) return "-....";
+  const linkChanged = a.type === "l" && b.type === "l" && !a.link!.equals(b.link!);
+  const largeChanged = a.type === "L" && b.type === "L" && a.size !== b.size;
+  const first = !sameKind(a, b) ? "t" : contentChanged || linkChanged || largeChanged ? "c" : ".";
+  const p = a.mode !== b.mode ? "p" : ".";
+  const u = a.uid !== b.uid || a.user !== b.user ? "u" : ".";
+  const g = a.gid !== b.gid || a.group !== b.group ? "g" : ".";
+  const m = first === "." && a.mtimeNs !== b.mtimeNs ? "m" : ".";
+  return first + p + u + g + m;
+}
+
+function underAny(path: Buffer, prefixes: Buffer[]): boolean {
+  if (!prefixes.length) return true;
+  return prefixes.some((p) => path.equals(p) || (path.length > p.length && path.subarray(0, p.length).equals(p) && path[p.length] === 0x2f));
+}
+
+async function readPair(lb: Logbook, rec: RawChange | undefined): Promise<[string | undefined, string | undefined]> {
+  if (!rec) return [undefined, undefined];
+  const [a, b] = await lb.readBlobs([rec.oldId, rec.newId]);
+  return [a?.toString(), b?.toString()];
+}
+
+/** Changes from tree-ish `a` to tree-ish `b`, optionally limited to paths (relative, no leading "/"). */
+export async function diffSnapshots(lb: Logbook, a: string | undefined, b: string, paths: Buffer[] = []): Promise<Changes> {
+  const raw = await diffTree(lb, a ?? EMPTY_TREE, b);
+  const contentChanged = new Set<string>();
+  const shards: RawChange[] = [];
+  const special = new Map<string, RawChange>();
+  for (const r of raw) {
+    const p = r.path.toString("latin1");
+    if (p.startsWith(MANIFEST_DIR)) shards.push(r);
+    else if (p.startsWith(".vml/")) special.set(p, r);
+    else contentChanged.add(p);
+  }
+
+  // Entries of every directory touched, before and after, merged over split shards.
+  const before = new Map<string, Map<string, Entry>>();
+  const after = new Map<string, Map<string, Entry>>();
+  const dirs = new Map<string, Buffer>();
+  const ids = shards.flatMap((s) => [s.oldId, s.newId]);
+  const blobs = await lb.readBlobs(ids);
+  blobs.forEach((blob, i) => {
+    if (!blob) return;
+    const shard = parseShard(blob.toString());
+    const key = shard.dir.toString("latin1");
+    dirs.set(key, shard.dir);
+    const side = i % 2 === 0 ? before : after;
+    let m = side.get(key);
+    if (!m) side.set(key, (m = new Map()));
+    for (const e of shard.entries) m.set(e.name.toString("latin1"), e);
+  });
+
+  const files: FileChange[] = [];
+  for (const [key, dir] of dirs) {
+    const a0 = before.get(key) ?? new Map<string, Entry>();
+    const b0 = after.get(key) ?? new Map<string, Entry>();
+    for (const name of new Set([...a0.keys(), ...b0.keys()])) {
+      const ea = a0.get(name);
+      const eb = b0.get(name);
+      const path = joinPath(dir, (eb ?? ea)!.name);
+      if (!underAny(path, paths)) continue;
+      const flags = flagsOf(ea, eb, contentChanged.has(path.toString("latin1")));
+      if (flags !== ".....") files.push({ path, flags, old: ea, new: eb });
+    }
+  }
+  files.sort((x, y) => Buffer.compare(x.path, y.path));
+
+  const [pa, pb] = await readPair(lb, special.get(PACKAGES_FILE));
+  const [ea, eb] = await readPair(lb, special.get(ENV_FILE));
+  const [ca, cb] = await readPair(lb, special.get(CVMFS_FILE));
+  const wholeTree = paths.length === 0;
+  return {
+    files,
+    packages: wholeTree && special.has(PACKAGES_FILE) ? diffPackages(pa ? parsePackages(pa) : undefined, pb ? parsePackages(pb) : undefined) : { added: [], removed: [], changed: [] },
+    env: wholeTree && special.has(ENV_FILE) ? diffEnv(ea ? parseEnv(ea) : {}, eb ? parseEnv(eb) : {}) : { set: [], changed: [], unset: [] },
+    cvmfs: wholeTree && special.has(CVMFS_FILE) ? diffCvmfs(ca ? parseCvmfs(ca) : [], cb ? parseCvmfs(cb) : []) : { added: [], removed: [], changed: [] },
+  };
+}
+
+export function isEmpty(c: Changes): boolean {
+  return (
+    c.files.length === 0 &&
+    c.packages.added.length + c.packages.removed.length + c.packages.changed.length === 0 &&
+    c.env.set.length + c.env.changed.length + c.env.unset.length === 0 &&
+    c.cvmfs.added.length + c.cvmfs.removed.length + c.cvmfs.changed.length === 0
+  );
+}

@@ -1,0 +1,46 @@
+// Typed errors with stable codes. The CLI maps them to exit codes in one place (exitCodeOf);
+// tests assert on the code, never on the wording.
+
+export const EXIT = { ok: 0, failed: 1, badInput: 2, partial: 3 } as const;
+
+const BAD_INPUT_CODES = new Set([
+  "USAGE",
+  "BAD_CONFIG",
+  "BAD_RULES",
+  "UNKNOWN_REF",
+  "NOT_A_DIRECTORY",
+  "NO_LOGBOOK",
+  "LOGBOOK_EXISTS",
+]);
+
+export type ErrorCode =
+  | "USAGE"
+  | "BAD_CONFIG"
+  | "BAD_RULES"
+  | "UNKNOWN_REF"
+  | "NOT_A_DIRECTORY"
+  | "NO_LOGBOOK"
+  | "LOGBOOK_EXISTS"
+  | "LOCKED"
+  | "GIT_FAILED"
+  | "CAPTURE_FAILED";
+
+export class VmlError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly data: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "VmlError";
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, ...this.data };
+  }
+}
+
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof VmlError) return BAD_INPUT_CODES.has(err.code) ? EXIT.badInput : EXIT.failed;
+  return EXIT.failed;
+}

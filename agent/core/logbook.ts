@@ -1,0 +1,133 @@
+// The logbook: a git repository at ROOT/var/lib/vml/logbook whose work tree is the guest root itself.
+// Native git does the work, run through System.exec: byte-exact stdin/stdout (paths with any bytes)
+// and an environment that pins git to the logbook's own configuration.
+import { VmlError } from "./errors.js";
+import type { ExecOptions, System } from "../platform/system.js";
+
+export const LOGBOOK_PATH = "/var/lib/vml/logbook";
+export const LINE_PREFIX = "refs/heads/";
+export const BASE_REF = "refs/vml/base";
+
+/** Durability and byte-exactness settings, applied at init (docs/FORMAT.md, "Repository"). */
+const REPO_CONFIG: [string, string][] = [
+  ["core.fsync", "committed,index"],
+  ["core.fsyncMethod", "fsync"],
+  ["core.quotePath", "false"],
+  ["core.autocrlf", "false"],
+  ["core.filemode", "true"],
+  ["core.symlinks", "true"],
+  ["core.logAllRefUpdates", "always"],
+  ["gc.auto", "0"],
+  ["vml.format", "1"],
+];
+
+export class Logbook {
+  readonly gitDir: string;
+  private readonly env: Record<string, string>;
+
+  constructor(
+    readonly sys: System,
+    readonly root: string,
+  ) {
+    this.gitDir = `${root === "/" ? "" : root}${LOGBOOK_PATH}`;
+    const base = sys.env();
+    this.env = {
+      PATH: base.PATH ?? "/usr/bin:/bin",
+      HOME: base.HOME ?? "/",
+      LC_ALL: "C",
+      GIT_DIR: this.gitDir,
+      GIT_WORK_TREE: root,
+      GIT_CONFIG_NOSYSTEM: "1",
+      GIT_CONFIG_GLOBAL: "/dev/null",
+      GIT_TERMINAL_PROMPT: "0",
+      // git's indexing frees and re-grows its heap per file; without this glibc hands memory back
+      // to the kernel each time and indexing a large tree is several times slower.
+      MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024),
+      MALLOC_TOP_PAD_: String(64 * 1024 * 1024),
+    };
+  }
+
+  exists(): boolean {
+    return this.sys.exists(`${this.gitDir}/HEAD`);
+  }
+
+  requireExists(): void {
+    if (!this.exists()) {
+      throw new VmlError("NO_LOGBOOK", `no logbook at ${this.gitDir}: run \`vml-agent --root ${this.root} init\` first`);
+    }
+  }
+
+  /** Runs native git; a non-zero exit becomes GIT_FAILED with git's own first line of complaint. */
+  async git(args: string[], opts: ExecOptions & { allowFail?: boolean } = {}): Promise<Buffer> {
+    const res = await this.sys.exec("git", args, { ...opts, env: { ...this.env, ...opts.env } });
+    if (res.code !== 0 && !opts.allowFail) {
+      const why = res.stderr.trim().split("\n").filter(Boolean).pop() ?? `exit ${res.code}`;
+      throw new VmlError("GIT_FAILED", `git ${args[0]} failed: ${why}`);
+    }
+    return res.code === 0 ? res.stdout : Buffer.alloc(0);
+  }
+
+  async gitText(args: string[], opts: ExecOptions = {}): Promise<string> {
+    return (await this.git(args, opts)).toString().trim();
+  }
+
+  async create(line: string): Promise<void> {
+    // 0700 before git writes anything: the logbook holds copies of /etc/shadow and users' keys.
+    this.sys.mkdir(this.gitDir, 0o700);
+    this.sys.chmod(this.gitDir, 0o700);
+    await this.git(["init", "--quiet", `--initial-branch=${line}`]);
+    for (const [k, v] of REPO_CONFIG) await this.git(["config", k, v]);
+  }
+
+  async revParse(spec: string): Promise<string | undefined> {
+    const out = await this.git(["rev-parse", "--verify", "--quiet", "--end-of-options", spec], { allowFail: true });
+    const id = out.toString().trim();
+    return id === "" ? undefined : id;
+  }
+
+  async currentLine(): Promise<string> {
+    const ref = await this.gitText(["symbolic-ref", "HEAD"]);
+    return ref.startsWith(LINE_PREFIX) ? ref.slice(LINE_PREFIX.length) : ref;
+  }
+
+  /** Reads many objects through one `git cat-file --batch`; missing ones come back undefined. */
+  async readBlobs(specs: string[]): Promise<(Buffer | undefined)[]> {
+    if (!specs.length) return [];
+    const out = await this.git(["cat-file", "--batch"], { input: specs.join("\n") + "\n" });
+    const res: (Buffer | undefined)[] = [];
+    let pos = 0;
+    for (let i = 0; i < specs.length; i++) {
+      const nl = out.indexOf(0x0a, pos);
+      const head = out.subarray(pos, nl).toString();
+      pos = nl + 1;
+      if (head.endsWith(" missing") || head.endsWith(" ambiguous")) {
+        res.push(undefined);
+        continue;
+      }
+      const size = Number(head.split(" ")[2]);
+      res.push(out.subarray(pos, pos + size));
+      pos += size + 1;
+    }
+    return res;
+  }
+
+  /** Takes the logbook's lock; a lock left by a dead process is recovered. Returns the release. */
+  lock(): { release: () => void; recovered: boolean } {
+    const file = `${this.gitDir}/vml.lock`;
+    let recovered = false;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (this.sys.createExclusive(file, String(this.sys.pid()))) {
+        return { release: () => this.sys.remove(file), recovered };
+      }
+      const pid = Number(this.sys.readFile(file).toString().trim());
+      if (pid && this.sys.processAlive(pid)) {
+        throw new VmlError("LOCKED", `the logbook is in use by another vml-agent (pid ${pid}); try again when it is done`);
+      }
+      // The holder died mid-snapshot: its git locks are stale too, and nothing it did was published.
+      for (const stale of ["index.lock", "HEAD.lock", "packed-refs.lock", "vml.lock"]) this.sys.remove(`${this.gitDir}/${stale}`);
+      for (const ref of this.sys.listFiles(`${this.gitDir}/refs`)) if (ref.endsWith(".lock")) this.sys.remove(ref);
+      recovered = true;
+    }
+    throw new VmlError("LOCKED", `cannot take the logbook's lock ${file}`);
+  }
+}

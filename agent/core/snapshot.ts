@@ -1,0 +1,210 @@
+// Taking a snapshot: rules → scan → capture packages/env/cvmfs → manifest shards → git index →
+// tree → commit → ref. Only the last step publishes anything; a crash before it leaves unreferenced
+// objects and nothing listed (docs/FORMAT.md, "Write ordering").
+import { createHash } from "node:crypto";
+import { VmlError } from "./errors.js";
+import { BASE_REF, Logbook } from "./logbook.js";
+import type { Context } from "./context.js";
+import { scan, type ScanResult } from "../capture/scan.js";
+import { readOwners } from "../capture/owners.js";
+import { capturePackages } from "../capture/packages.js";
+import { captureEnv } from "../capture/env.js";
+import { captureCvmfs } from "../capture/cvmfs.js";
+import { joinPath, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES } from "../model/manifest.js";
+import { renderPackages } from "../model/packages.js";
+import { renderEnv } from "../model/env.js";
+import { renderCvmfs } from "../model/cvmfs.js";
+import { renderTrailers, type Trigger } from "../model/message.js";
+
+export const FORMAT_FILE = ".vml/format";
+export const PACKAGES_FILE = ".vml/packages";
+export const ENV_FILE = ".vml/env";
+export const CVMFS_FILE = ".vml/cvmfs";
+const FORMAT_TEXT = "vml-snapshot 1\n";
+const ZERO_ID = "0".repeat(40);
+
+export interface Staged {
+  tree: string;
+  scan: ScanResult;
+}
+
+function blobId(content: Buffer): string {
+  return createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
+}
+
+/** The `.vml/` entries the index holds now: path → blob id. */
+async function indexedMeta(lb: Logbook): Promise<Map<string, string>> {
+  const out = await lb.git(["ls-files", "-s", "-z", "--", ".vml"]);
+  const m = new Map<string, string>();
+  for (const rec of out.toString("latin1").split("\0")) {
+    const tab = rec.indexOf("\t");
+    if (tab > 0) m.set(rec.slice(tab + 1), rec.split(" ")[1]);
+  }
+  return m;
+}
+
+/** Brings the logbook's index to the live state and writes its tree; no commit, no ref. */
+export async function stage(ctx: Context): Promise<Staged> {
+  const { sys, root, config, logbook: lb } = ctx;
+  ctx.progress?.phase("scanning");
+  const scanned = scan(sys, root, ctx.rules, config.sizeLimit, readOwners(sys, root), (n, b) => ctx.progress?.update(n, b));
+
+  const meta = new Map<string, Buffer>();
+  meta.set(FORMAT_FILE, Buffer.from(FORMAT_TEXT));
+  for (const { dir, entries } of scanned.dirs.values()) {
+    for (const s of shardsOf(dir, entries)) meta.set(shardPath(s.dir, s.bucket), Buffer.from(renderShard(s)));
+  }
+  const packages = await capturePackages(sys, root, config.packages);
+  if (packages) meta.set(PACKAGES_FILE, Buffer.from(renderPackages(packages)));
+  meta.set(ENV_FILE, Buffer.from(renderEnv(captureEnv(sys, config.envDrop))));
+  meta.set(CVMFS_FILE, Buffer.from(renderCvmfs(await captureCvmfs(sys, root, config.mountsTable))));
+
+  const indexed = await indexedMeta(lb);
+  const changed: [string, Buffer, string][] = [];
+  for (const [path, content] of meta) {
+    const id = blobId(content);
+    if (indexed.get(path) !== id) changed.push([path, content, id]);
+  }
+  const gone = [...indexed.keys()].filter((p) => !meta.has(p));
+
+  // Stored paths that vanished can only be in shards that changed or went: read those old shards.
+  const oldShards = [...changed.map(([p]) => p), ...gone].filter((p) => p.startsWith(".vml/manifest/") && indexed.has(p));
+  const removed: Buffer[] = [];
+  const blobs = await lb.readBlobs(oldShards.map((p) => indexed.get(p)!));
+  for (const blob of blobs) {
+    if (!blob) continue;
+    const old = parseShard(blob.toString());
+    const now = scanned.dirs.get(old.dir.toString("latin1"));
+    const stillStored = new Set(now?.entries.filter((e) => STORED_TYPES.has(e.type)).map((e) => e.name.toString("latin1")));
+    for (const e of old.entries) {
+      if (STORED_TYPES.has(e.type) && !stillStored.has(e.name.toString("latin1"))) removed.push(joinPath(old.dir, e.name));
+    }
+  }
+
+  const total = scanned.stored.length;
+  ctx.progress?.phase("storing", total);
+  let seen = 0;
+  const NUL = Buffer.from([0]);
+  const input = Buffer.concat([...removed, ...scanned.stored].flatMap((p) => [p, NUL]));
+  await lb.git(["update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), "--stdin"], {
+    input,
+    onStdout: ctx.progress
+      ? (chunk) => {
+          for (const c of chunk) if (c === 0x0a) seen++;
+          ctx.progress!.update(Math.min(seen, total));
+        }
+      : undefined,
+  });
+
+  if (changed.length) await writeBlobs(ctx, changed);
+  const info = [
+    ...changed.map(([p, , id]) => `100644 ${id}\t${p}`),
+    ...gone.map((p) => `0 ${ZERO_ID}\t${p}`),
+  ];
+  if (info.length) await lb.git(["update-index", "--index-info"], { input: info.join("\n") + "\n" });
+  const tree = await lb.gitText(["write-tree"]);
+  ctx.progress?.done();
+  return { tree, scan: scanned };
+}
+
+/** Writes metadata blobs with native git (so core.fsync applies) in one process. */
+async function writeBlobs(ctx: Context, blobs: [string, Buffer, string][]): Promise<void> {
+  const { sys, logbook: lb } = ctx;
+  const tmp = `${lb.gitDir}/vml-tmp`;
+  sys.remove(tmp);
+  sys.mkdir(tmp, 0o700);
+  try {
+    const files = blobs.map(([, content], i) => {
+      const f = `${tmp}/${i}`;
+      sys.writeFileAtomic(f, content, 0o600);
+      return f;
+    });
+    const ids = (await lb.gitText(["hash-object", "-w", "--no-filters", "--stdin-paths"], { input: files.join("\n") + "\n" })).split("\n");
+    blobs.forEach(([path, , id], i) => {
+      if (ids[i] !== id) throw new VmlError("GIT_FAILED", `object for ${path} was written as ${ids[i]}, expected ${id}`);
+    });
+  } finally {
+    sys.remove(tmp);
+  }
+}
+
+export interface CommitOptions {
+  message: string;
+  trigger: Trigger;
+}
+
+export interface CommitResult {
+  id: string;
+  unchanged: boolean;
+  parent?: string;
+  tree: string;
+  scan: ScanResult;
+}
+
+/** Runs `fn` under the logbook's lock; after a crashed holder, the index is rebuilt from HEAD first. */
+export async function withLock<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
+  const lock = ctx.logbook.lock();
+  try {
+    if (lock.recovered) {
+      ctx.log.warn("recovered from an interrupted snapshot; rebuilding the logbook's index from the latest snapshot");
+      if (await ctx.logbook.revParse("HEAD")) await ctx.logbook.git(["read-tree", "HEAD"]);
+    }
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
+export async function commit(ctx: Context, opts: CommitOptions): Promise<CommitResult> {
+  const lb = ctx.logbook;
+  lb.requireExists();
+  return withLock(ctx, async () => {
+    const parent = await lb.revParse("HEAD");
+    const staged = await stage(ctx);
+    if (parent && (await lb.revParse("HEAD^{tree}")) === staged.tree) {
+      return { id: parent, unchanged: true, parent, tree: staged.tree, scan: staged.scan };
+    }
+    const id = await writeCommit(ctx, staged.tree, parent, opts);
+    return { id, unchanged: false, parent, tree: staged.tree, scan: staged.scan };
+  });
+}
+
+async function writeCommit(ctx: Context, tree: string, parent: string | undefined, opts: CommitOptions): Promise<string> {
+  const { sys, logbook: lb, config } = ctx;
+  const env = sys.env();
+  const user = env.SUDO_USER || env.USER || env.LOGNAME || "root";
+  const host = sys.hostname();
+  const date = `${Math.floor(sys.now().getTime() / 1000)} +0000`;
+  const base = (await lb.git(["config", "--get", "vml.base"], { allowFail: true })).toString().trim() || config.base;
+  const message = `${opts.message.replace(/\s+$/, "")}\n\n${renderTrailers({
+    trigger: opts.trigger,
+    base,
+    host,
+    agent: `vml-agent ${ctx.agentVersion}`,
+  })}`;
+  const id = await lb.gitText(["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-F", "-"], {
+    input: message,
+    env: {
+      GIT_AUTHOR_NAME: user,
+      GIT_AUTHOR_EMAIL: `${user}@${host}`,
+      GIT_AUTHOR_DATE: date,
+      GIT_COMMITTER_NAME: "vml-agent",
+      GIT_COMMITTER_EMAIL: `vml-agent@${host}`,
+      GIT_COMMITTER_DATE: date,
+    },
+  });
+  // Compare-and-swap: a concurrent writer that moved the line makes this fail instead of losing work.
+  await lb.git(["update-ref", "-m", `vml ${opts.trigger}`, "HEAD", id, parent ?? ZERO_ID]);
+  return id;
+}
+
+export async function init(ctx: Context, line: string): Promise<CommitResult> {
+  const lb = ctx.logbook;
+  // A logbook without its base snapshot is an init that was interrupted: finish it.
+  if (lb.exists() && (await lb.revParse(BASE_REF))) throw new VmlError("LOGBOOK_EXISTS", `a logbook already exists at ${lb.gitDir}`);
+  await lb.create(line);
+  await lb.git(["config", "vml.base", ctx.config.base]);
+  const res = await commit(ctx, { message: `base snapshot "${ctx.config.base}"`, trigger: "base" });
+  await lb.git(["update-ref", BASE_REF, res.id]);
+  return res;
+}

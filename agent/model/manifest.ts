@@ -1,0 +1,131 @@
+// The manifest: metadata git does not keep, one small text shard per directory (docs/FORMAT.md,
+// "Manifest"). Pure: renders and parses shards; never touches the disk.
+import { createHash } from "node:crypto";
+import { escapeBytes, unescapeBytes } from "./escape.js";
+
+/**
+ * f regular file (content stored)   h hard link to an earlier path (content stored at both)
+ * l symlink (target kept verbatim)  d directory
+ * L regular file over the size limit: listed, content not stored
+ * p fifo, s socket, c/b devices: listed, never stored (skipped)
+ */
+export type EntryType = "f" | "h" | "l" | "d" | "L" | "p" | "s" | "c" | "b";
+
+export interface Entry {
+  name: Buffer;
+  type: EntryType;
+  mode: number;
+  uid: number;
+  gid: number;
+  user: string;
+  group: string;
+  mtimeNs: bigint;
+  size: number;
+  /** Symlink target, or for a hard link the path (from the root) of the first name of the file. */
+  link?: Buffer;
+}
+
+export const STORED_TYPES: ReadonlySet<EntryType> = new Set(["f", "h", "l"]);
+
+export const MANIFEST_DIR = ".vml/manifest/";
+const HEADER = "#vml-manifest 1";
+/** Directories with more entries than this are split in 256 shards by name, so one edit stays small. */
+export const SHARD_SPLIT = 1000;
+
+export interface Shard {
+  dir: Buffer; // relative to the root, "" for the root itself
+  bucket?: string; // two hex digits when the directory is split
+  entries: Entry[];
+}
+
+export function bucketOf(name: Buffer): string {
+  return createHash("sha1").update(name).digest("hex").slice(0, 2);
+}
+
+/** Path of a shard inside the snapshot tree. */
+export function shardPath(dir: Buffer, bucket?: string): string {
+  const h = createHash("sha1").update(dir);
+  if (bucket !== undefined) h.update("\0" + bucket);
+  const hex = h.digest("hex");
+  return `${MANIFEST_DIR}${hex.slice(0, 2)}/${hex.slice(2)}`;
+}
+
+/** Splits one directory's entries into its shards (one, or 256 buckets for big directories). */
+export function shardsOf(dir: Buffer, entries: Entry[]): Shard[] {
+  if (entries.length <= SHARD_SPLIT) return [{ dir, entries }];
+  const buckets = new Map<string, Entry[]>();
+  for (const e of entries) {
+    const b = bucketOf(e.name);
+    const list = buckets.get(b);
+    if (list) list.push(e);
+    else buckets.set(b, [e]);
+  }
+  return [...buckets].map(([bucket, list]) => ({ dir, bucket, entries: list }));
+}
+
+export function formatMtime(ns: bigint): string {
+  const s = ns / 1_000_000_000n;
+  const frac = (ns % 1_000_000_000n).toString().padStart(9, "0");
+  return `${s}.${frac}`;
+}
+
+export function parseMtime(s: string): bigint {
+  const m = /^(-?\d+)\.(\d{9})$/.exec(s);
+  if (!m) throw new Error(`bad mtime "${s}"`);
+  return BigInt(m[1]) * 1_000_000_000n + BigInt(m[2]);
+}
+
+function sortByName(entries: Entry[]): Entry[] {
+  return [...entries].sort((a, b) => Buffer.compare(a.name, b.name));
+}
+
+export function renderEntry(e: Entry): string {
+  return [
+    escapeBytes(e.name),
+    e.type,
+    e.mode.toString(8).padStart(4, "0"),
+    e.uid,
+    e.gid,
+    escapeBytes(Buffer.from(e.user)),
+    escapeBytes(Buffer.from(e.group)),
+    formatMtime(e.mtimeNs),
+    e.size,
+    e.link ? escapeBytes(e.link) : "",
+  ].join("\t");
+}
+
+export function renderShard(s: Shard): string {
+  const head = [HEADER, `dir\t${s.dir.length ? escapeBytes(s.dir) : "."}${s.bucket ? `\t${s.bucket}` : ""}`];
+  return [...head, ...sortByName(s.entries).map(renderEntry)].join("\n") + "\n";
+}
+
+export function parseShard(text: string): Shard {
+  const lines = text.split("\n");
+  if (lines[0] !== HEADER) throw new Error("not a version 1 manifest shard");
+  const head = (lines[1] ?? "").split("\t");
+  if (head[0] !== "dir" || head.length < 2) throw new Error("manifest shard without its directory");
+  const dir = head[1] === "." ? Buffer.alloc(0) : unescapeBytes(head[1]);
+  const entries: Entry[] = [];
+  for (const line of lines.slice(2)) {
+    if (line === "") continue;
+    const f = line.split("\t");
+    if (f.length !== 10 || !/^[fhldLpscb]$/.test(f[1])) throw new Error(`bad manifest line "${line}"`);
+    entries.push({
+      name: unescapeBytes(f[0]),
+      type: f[1] as EntryType,
+      mode: parseInt(f[2], 8),
+      uid: Number(f[3]),
+      gid: Number(f[4]),
+      user: unescapeBytes(f[5]).toString(),
+      group: unescapeBytes(f[6]).toString(),
+      mtimeNs: parseMtime(f[7]),
+      size: Number(f[8]),
+      link: f[9] === "" ? undefined : unescapeBytes(f[9]),
+    });
+  }
+  return { dir, bucket: head[2], entries };
+}
+
+export function joinPath(dir: Buffer, name: Buffer): Buffer {
+  return dir.length ? Buffer.concat([dir, Buffer.from("/"), name]) : name;
+}

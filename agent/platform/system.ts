@@ -1,0 +1,217 @@
+// The one doorway to the machine: files, processes, clock, identity. The core receives a System and
+// never imports node:fs or node:child_process itself, so tests run it on temporary guest roots with a
+// fixed clock and environment.
+import * as fs from "node:fs";
+import { spawn } from "node:child_process";
+import * as os from "node:os";
+
+/** Paths are raw bytes: guest file names need not be valid UTF-8. */
+export type BytePath = Buffer;
+
+export interface Stat {
+  kind: "file" | "dir" | "symlink" | "fifo" | "socket" | "char" | "block";
+  mode: number; // permission bits incl. setuid/setgid/sticky (07777)
+  uid: number;
+  gid: number;
+  size: number;
+  blocks: number;
+  nlink: number;
+  dev: bigint;
+  ino: bigint;
+  mtimeNs: bigint;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  input?: Buffer | string;
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Called with each chunk of stdout as it arrives (progress); stdout is still collected. */
+  onStdout?: (chunk: Buffer) => void;
+}
+
+export interface System {
+  lstat(path: BytePath | string): Stat | undefined;
+  readdir(path: BytePath | string): BytePath[];
+  readlink(path: BytePath | string): BytePath;
+  readFile(path: BytePath | string): Buffer;
+  /** Writes durably: temp file, fsync, rename. */
+  writeFileAtomic(path: string, data: Buffer | string, mode?: number): void;
+  /** Creates a file only if none exists (O_EXCL); false when one does. */
+  createExclusive(path: string, data: string): boolean;
+  /** Regular files below a directory, recursively; empty when it does not exist. */
+  listFiles(dir: string): string[];
+  mkdir(path: string, mode: number): void;
+  chmod(path: string, mode: number): void;
+  remove(path: string): void;
+  exists(path: BytePath | string): boolean;
+  exec(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Whether a process with this pid is alive (for stale lock recovery). */
+  processAlive(pid: number): boolean;
+  pid(): number;
+  now(): Date;
+  hostname(): string;
+  /** The caller's environment (the shell's variables recorded in a snapshot). */
+  env(): Record<string, string>;
+  getxattr(path: string, name: string): Promise<string | undefined>;
+}
+
+function kindOf(s: fs.BigIntStats): Stat["kind"] {
+  if (s.isFile()) return "file";
+  if (s.isDirectory()) return "dir";
+  if (s.isSymbolicLink()) return "symlink";
+  if (s.isFIFO()) return "fifo";
+  if (s.isSocket()) return "socket";
+  if (s.isCharacterDevice()) return "char";
+  return "block";
+}
+
+export class NodeSystem implements System {
+  lstat(path: BytePath | string): Stat | undefined {
+    const s = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    if (!s) return undefined;
+    return {
+      kind: kindOf(s),
+      mode: Number(s.mode & 0o7777n),
+      uid: Number(s.uid),
+      gid: Number(s.gid),
+      size: Number(s.size),
+      blocks: Number(s.blocks),
+      nlink: Number(s.nlink),
+      dev: s.dev,
+      ino: s.ino,
+      mtimeNs: s.mtimeNs,
+    };
+  }
+
+  readdir(path: BytePath | string): BytePath[] {
+    return fs.readdirSync(path, { encoding: "buffer" });
+  }
+
+  readlink(path: BytePath | string): BytePath {
+    return fs.readlinkSync(path, { encoding: "buffer" });
+  }
+
+  readFile(path: BytePath | string): Buffer {
+    return fs.readFileSync(path);
+  }
+
+  writeFileAtomic(path: string, data: Buffer | string, mode = 0o644): void {
+    const tmp = `${path}.tmp-${process.pid}`;
+    const fd = fs.openSync(tmp, "w", mode);
+    try {
+      fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, path);
+  }
+
+  createExclusive(path: string, data: string): boolean {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, "wx", 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw e;
+    }
+    try {
+      fs.writeSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return true;
+  }
+
+  listFiles(dir: string): string[] {
+    if (!fs.existsSync(dir)) return [];
+    return fs
+      .readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((d) => d.isFile())
+      .map((d) => `${d.parentPath}/${d.name}`);
+  }
+
+  mkdir(path: string, mode: number): void {
+    fs.mkdirSync(path, { recursive: true, mode });
+  }
+
+  chmod(path: string, mode: number): void {
+    fs.chmodSync(path, mode);
+  }
+
+  remove(path: string): void {
+    fs.rmSync(path, { force: true, recursive: true });
+  }
+
+  exists(path: BytePath | string): boolean {
+    return fs.existsSync(path);
+  }
+
+  exec(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(cmd, args, {
+        cwd: opts.cwd,
+        env: opts.env ?? process.env,
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on("data", (c: Buffer) => {
+        out.push(c);
+        opts.onStdout?.(c);
+      });
+      child.stderr.on("data", (c: Buffer) => err.push(c));
+      child.on("error", reject);
+      // A command that exits before reading all its input closes the pipe; its exit code tells.
+      child.stdin.on("error", () => undefined);
+      child.on("close", (code) =>
+        resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }),
+      );
+      child.stdin.end(opts.input ?? "");
+    });
+  }
+
+  processAlive(pid: number): boolean {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+  }
+
+  pid(): number {
+    return process.pid;
+  }
+
+  now(): Date {
+    return new Date();
+  }
+
+  hostname(): string {
+    return os.hostname();
+  }
+
+  env(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) out[k] = v;
+    return out;
+  }
+
+  async getxattr(path: string, name: string): Promise<string | undefined> {
+    // Node has no xattr API; getfattr (package attr) reads them where installed.
+    try {
+      const r = await this.exec("getfattr", ["--only-values", "--absolute-names", "-n", name, path]);
+      return r.code === 0 ? r.stdout.toString().trim() : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}

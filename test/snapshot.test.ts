@@ -1,0 +1,140 @@
+// init, commit, status, log, show, diff on temporary guest roots, with real git, as a user runs them.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { agent, cleanup, git, makeGuest, writeFixture } from "./helpers/guest.js";
+
+test("init takes the base snapshot in a 0700 logbook configured for durability", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  const r = agent(root, ["--json", "init", "--base", "cernvm-5.1"]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.json();
+  assert.match(String(out.id), /^[0-9a-f]{40}$/);
+  const gitDir = `${root}/var/lib/vml/logbook`;
+  assert.equal(fs.statSync(gitDir).mode & 0o777, 0o700);
+  assert.equal(git(root, ["config", "core.fsync"]).toString().trim(), "committed,index");
+  const files = git(root, ["ls-tree", "-r", "--name-only", "HEAD"]).toString().split("\n");
+  assert.ok(files.includes("etc/hosts"));
+  assert.ok(files.includes("home/alice/work/ana.C"));
+  assert.ok(!files.includes("etc/mtab"), "volatile /etc/mtab is excluded");
+  assert.ok(!files.some((f) => f.includes(".cache")), "caches are excluded");
+  assert.ok(!files.some((f) => f.startsWith("var/")), "the logbook never records itself");
+  assert.equal(git(root, ["rev-parse", "refs/vml/base"]).toString().trim(), out.id);
+  assert.match(git(root, ["log", "-1", "--format=%B"]).toString(), /Vml-Base: cernvm-5.1/);
+  // init twice is refused, and the logbook is untouched
+  const again = agent(root, ["init"]);
+  assert.equal(again.code, 2);
+  assert.equal(git(root, ["rev-parse", "HEAD"]).toString().trim(), out.id);
+});
+
+test("commit records changes; a commit with nothing changed makes no snapshot and says so", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  const base = agent(root, ["--json", "init"]).json().id as string;
+  const same = agent(root, ["--json", "commit", "-m", "nothing"]);
+  assert.equal(same.code, 0, same.stderr);
+  assert.deepEqual({ id: same.json().id, unchanged: same.json().unchanged }, { id: base, unchanged: true });
+  assert.match(agent(root, ["commit", "-m", "nothing"]).stdout, /Nothing changed/);
+
+  writeFixture(root, { "home/alice/work/ana.C": { content: "void ana() { return; }\n", uid: 1000, gid: 1000, mtime: 1_700_000_100 } });
+  writeFixture(root, { "home/alice/work/new.py": "print(1)\n" });
+  fs.rmSync(`${root}/etc/hosts`);
+  fs.chmodSync(`${root}/etc/passwd`, 0o600);
+  const st = agent(root, ["--json", "status"]);
+  assert.equal(st.code, 0, st.stderr);
+  const s = st.json();
+  assert.deepEqual(s.added, ["/home/alice/work/new.py"]);
+  assert.deepEqual(s.modified, ["/home/alice/work/ana.C"]);
+  assert.deepEqual(s.deleted, ["/etc/hosts"]);
+  assert.ok((s.metadata as string[]).includes("/etc/passwd"));
+  const passwd = (s.files as { path: string; flags: string }[]).find((f) => f.path === "/etc/passwd");
+  assert.equal(passwd?.flags, ".p...");
+
+  const c = agent(root, ["--json", "commit", "-m", "first analysis\n\nwith a second paragraph"]);
+  assert.equal(c.code, 0, c.stderr);
+  const id = c.json().id as string;
+  assert.notEqual(id, base);
+  assert.equal(c.json().unchanged, false);
+  assert.equal(git(root, ["rev-parse", "HEAD~1"]).toString().trim(), base);
+  assert.deepEqual(agent(root, ["--json", "status"]).json().added, []);
+
+  const log = agent(root, ["--json", "log"]).json().snapshots as { id: string; message: string; trigger: string }[];
+  assert.deepEqual(log.map((x) => x.id), [id, base]);
+  assert.equal(log[0].message, "first analysis\n\nwith a second paragraph");
+  assert.equal(log[0].trigger, "manual");
+  assert.equal(log[1].trigger, "base");
+
+  const show = agent(root, ["show", id.slice(0, 8)]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /first analysis/);
+  assert.match(show.stdout, /-\.\.\.\. {2}\/etc\/hosts/);
+  assert.match(show.stdout, /\.p\.\.\. {2}\/etc\/passwd {2}\(mode 0644 → 0600\)/);
+
+  const d = agent(root, ["--json", "diff", "base", "@"]).json();
+  assert.deepEqual(d.added, ["/home/alice/work/new.py"]);
+  const limited = agent(root, ["--json", "diff", "base", "@", "--", "/etc"]).json();
+  assert.deepEqual(limited.added, []);
+  assert.deepEqual(limited.deleted, ["/etc/hosts"]);
+  const patch = agent(root, ["diff", "-p", "@~1", "@", "--", "/home/alice/work/ana.C"]);
+  assert.match(patch.stdout, /^-void ana\(\) \{\}$/m);
+  assert.match(patch.stdout, /^\+void ana\(\) \{ return; \}$/m);
+});
+
+test("diff with one REF compares it with the live state", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  agent(root, ["init"]);
+  writeFixture(root, { "opt/tool/bin/run": { content: "#!/bin/sh\n", mode: 0o755 } });
+  const d = agent(root, ["--json", "diff", "base"]).json();
+  assert.deepEqual(d.added, ["/opt", "/opt/tool", "/opt/tool/bin", "/opt/tool/bin/run"]);
+  assert.equal(d.to, "live");
+});
+
+test("environment, packages (dpkg) and CernVM-FS repositories are recorded and diffed", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  writeFixture(root, {
+    "etc/vml/agent.yaml": `mounts_table: ${root}/mounts\n`,
+    "etc/cvmfs/default.local": "CVMFS_REPOSITORIES=atlas.cern.ch,sft.cern.ch\nCVMFS_HTTP_PROXY=DIRECT\n",
+    mounts: "cvmfs2 /cvmfs/sft.cern.ch fuse ro,nosuid,nodev 0 0\n",
+  });
+  assert.equal(agent(root, ["init"], { ROOTSYS: "/opt/root", PWD: "/somewhere", SHLVL: "3" }).code, 0);
+  const env = git(root, ["show", "HEAD:.vml/env"]).toString();
+  assert.match(env, /^ROOTSYS=\/opt\/root$/m);
+  assert.doesNotMatch(env, /^PWD=|^SHLVL=/m);
+  const cvmfs = git(root, ["show", "HEAD:.vml/cvmfs"]).toString();
+  assert.match(cvmfs, /^atlas\.cern\.ch\tconfigured\t-$/m);
+  assert.match(cvmfs, /^sft\.cern\.ch\tconfigured\tmounted/m);
+  assert.match(git(root, ["show", "HEAD:.vml/packages"]).toString(), /^bash:amd64\t5\.2-1$/m);
+
+  fs.appendFileSync(`${root}/var/lib/dpkg/status`, "Package: root-system\nStatus: install ok installed\nArchitecture: amd64\nVersion: 6.30.02-1\n\n");
+  fs.writeFileSync(`${root}/etc/cvmfs/default.local`, "CVMFS_REPOSITORIES=sft.cern.ch,cms.cern.ch\n");
+  const s = agent(root, ["--json", "status"], { ROOTSYS: "/opt/root-6.30", NEWVAR: "x" }).json();
+  assert.deepEqual(s.packages, { added: ["root-system:amd64 6.30.02-1"], removed: [], changed: [] });
+  assert.deepEqual(s.env, { set: [{ name: "NEWVAR", value: "x" }], changed: [{ name: "ROOTSYS", from: "/opt/root", to: "/opt/root-6.30" }], unset: [] });
+  const cv = s.cvmfs as { added: string[]; removed: string[] };
+  assert.deepEqual(cv.added, ["cms.cern.ch"]);
+  assert.deepEqual(cv.removed, ["atlas.cern.ch"]);
+  const human = agent(root, ["status"], { ROOTSYS: "/opt/root-6.30", NEWVAR: "x" }).stdout;
+  assert.match(human, /Packages \(1 added, 0 removed, 0 changed\):\n {2}\+ root-system:amd64 6\.30\.02-1/);
+  assert.match(human, /~ ROOTSYS=\/opt\/root-6\.30 {2}\(was \/opt\/root\)/);
+});
+
+test("a one-line edit in a large work area writes small objects", (t) => {
+  const fixture: Record<string, string> = { "etc/hosts": "x\n" };
+  for (let d = 0; d < 50; d++) for (let f = 0; f < 100; f++) fixture[`home/alice/work/d${d}/f${f}.txt`] = `line ${d} ${f}\n`.repeat(20);
+  const root = makeGuest(fixture);
+  t.after(() => cleanup(root));
+  const a = agent(root, ["--json", "init"]).json().id as string;
+  fs.appendFileSync(`${root}/home/alice/work/d7/f7.txt`, "one more line\n");
+  const b = agent(root, ["--json", "commit", "-m", "one line"]).json().id as string;
+  const objects = git(root, ["rev-list", "--objects", `${a}..${b}`]).toString().trim().split("\n").map((l) => l.split(" ")[0]);
+  const disk = git(root, ["cat-file", "--batch-check=%(objectsize:disk)"], objects.join("\n") + "\n")
+    .toString()
+    .trim()
+    .split("\n")
+    .reduce((n, x) => n + Number(x), 0);
+  assert.ok(disk < 64 * 1024, `one-line change added ${disk} bytes`);
+  assert.ok(objects.length < 20, `one-line change wrote ${objects.length} objects`);
+});
