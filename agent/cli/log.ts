@@ -1,5 +1,5 @@
 // vml-agent log: the snapshots of the current line (or of REF), newest first.
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { history, resolveRef } from "../core/history.js";
 import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
 import { snapshotJson } from "./render.js";
@@ -10,7 +10,7 @@ export function register(program: Command, io: Io): void {
     .description("list snapshots, newest first")
     .argument("[ref]", "start from this snapshot or line instead of the latest", "@")
     .option("-n, --max-count <n>", "show at most n snapshots", (v) => {
-      if (!/^\d+$/.test(v)) throw new Error("--max-count takes a number");
+      if (!/^\d+$/.test(v)) throw new InvalidArgumentError("expected a number");
       return Number(v);
     })
     .addHelpText("after", EXIT_HELP)

@@ -32,10 +32,13 @@ async function main(argv: string[]): Promise<number> {
     .option("--json", "print one JSON object")
     .option("-v, --verbose", "log what is done (VML_LOG_LEVEL sets the level too)")
     .addHelpText("after", EXIT_HELP)
-    .showHelpAfterError(false)
-    .exitOverride();
+    .showHelpAfterError(false);
   for (const c of COMMANDS) c.register(program, io);
-  for (const c of program.commands) c.exitOverride();
+  const quiet = (c: Command) => {
+    c.exitOverride().showSuggestionAfterError(false);
+    c.commands.forEach(quiet);
+  };
+  quiet(program);
   const json = argv.includes("--json");
   try {
     await program.parseAsync(dash >= 0 ? argv.slice(0, dash) : argv, { from: "user" });

@@ -57,13 +57,14 @@ function parseYaml(sys: System, file: string, code: "BAD_CONFIG" | "BAD_RULES") 
     throw new VmlError(code, `${file}: cannot read: ${(e as Error).message}`);
   }
   const lines = new LineCounter();
-  const yd = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const yd = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   const doc: Doc = { file, lines };
   const err = yd.errors[0];
   if (err) {
     const pos = err.linePos?.[0];
     const at = pos ? `${file}:${pos.line}:${pos.col}` : file;
-    throw new VmlError(code, `${at}: malformed YAML: ${err.message.split("\n")[0]}`);
+    const what = err.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+    throw new VmlError(code, `${at}: malformed YAML: ${what}`);
   }
   const root = yd.contents;
   if (root !== null && !isMap(root)) throw bad(code, doc, root, "expected a mapping of keys");

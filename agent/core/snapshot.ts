@@ -81,13 +81,16 @@ export async function stage(ctx: Context): Promise<Staged> {
     }
   }
 
+  const NUL = Buffer.from([0]);
+  const nulList = (paths: Buffer[]) => Buffer.concat(paths.flatMap((p) => [p, NUL]));
+  // Paths no longer recorded may still exist (now excluded, or over the size limit): force them out.
+  if (removed.length) await lb.git(["update-index", "-z", "--force-remove", "--stdin"], { input: nulList(removed) });
   const total = scanned.stored.length;
   ctx.progress?.phase("storing", total);
   let seen = 0;
-  const NUL = Buffer.from([0]);
-  const input = Buffer.concat([...removed, ...scanned.stored].flatMap((p) => [p, NUL]));
+  // --remove: a path that vanished since the scan leaves the index instead of failing the snapshot.
   await lb.git(["update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), "--stdin"], {
-    input,
+    input: nulList(scanned.stored),
     onStdout: ctx.progress
       ? (chunk) => {
           for (const c of chunk) if (c === 0x0a) seen++;

@@ -1,0 +1,58 @@
+// A commit killed at any point is harmless: nothing half-made is listed, the next run recovers.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { spawn } from "node:child_process";
+import { AGENT, agent, cleanup, git, makeGuest, BASE_FIXTURE } from "./helpers/guest.js";
+import { waitFor } from "./helpers/wait.js";
+
+test("SIGKILL in the middle of a commit: the next commit recovers and the logbook is sound", async (t) => {
+  const fixture = { ...BASE_FIXTURE } as Record<string, string | object>;
+  const root = makeGuest(fixture as typeof BASE_FIXTURE);
+  t.after(() => cleanup(root));
+  const base = agent(root, ["--json", "init"]).json().id;
+  for (let d = 0; d < 40; d++) {
+    fs.mkdirSync(`${root}/home/alice/work/run${d}`, { recursive: true });
+    for (let f = 0; f < 100; f++) fs.writeFileSync(`${root}/home/alice/work/run${d}/out${f}.txt`, `result ${d} ${f}\n`.repeat(50));
+  }
+  const child = spawn(process.execPath, [AGENT, "--root", root, "commit", "-m", "killed"], { stdio: "ignore" });
+  const lock = `${root}/var/lib/vml/logbook/vml.lock`;
+  await waitFor(() => fs.existsSync(lock), 10_000, "the commit to take the logbook's lock");
+  child.kill("SIGKILL");
+  await new Promise((r) => child.on("exit", r));
+  assert.ok(fs.existsSync(lock), "the killed commit left its lock behind");
+
+  const logAfterKill = agent(root, ["--json", "log"]).json().snapshots as { id: string }[];
+  assert.deepEqual(logAfterKill.map((s) => s.id), [base], "no half-made snapshot is listed");
+
+  const c = agent(root, ["--json", "commit", "-m", "after the crash"]);
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(c.json().unchanged, false);
+  assert.equal((c.json().added as string[]).length, 40 * 101);
+  assert.ok(!fs.existsSync(lock), "the lock is released");
+  git(root, ["fsck", "--no-dangling", "--strict"]);
+  assert.equal(git(root, ["ls-tree", "-r", "--name-only", "HEAD", "home/alice/work/run39"]).toString().split("\n").filter(Boolean).length, 100);
+});
+
+test("a stale git index.lock from a dead process does not block the next commit", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  agent(root, ["init"]);
+  const gitDir = `${root}/var/lib/vml/logbook`;
+  fs.writeFileSync(`${gitDir}/vml.lock`, "999999999");
+  fs.writeFileSync(`${gitDir}/index.lock`, "");
+  fs.writeFileSync(`${root}/etc/hosts`, "changed\n");
+  const c = agent(root, ["--json", "commit", "-m", "after stale locks"]);
+  assert.equal(c.code, 0, c.stderr);
+  assert.deepEqual(c.json().modified, ["/etc/hosts"]);
+});
+
+test("a second writer while the lock is held is refused with one clear line, the logbook untouched", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  agent(root, ["init"]);
+  fs.writeFileSync(`${root}/var/lib/vml/logbook/vml.lock`, String(process.pid));
+  const c = agent(root, ["commit", "-m", "blocked"]);
+  assert.equal(c.code, 1);
+  assert.match(c.stderr, /in use by another vml-agent \(pid \d+\)/);
+});

@@ -1,0 +1,102 @@
+// Every bad input: one clear line on stderr, the documented exit code, nothing recorded lost.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { agent, cleanup, git, makeGuest, writeFixture } from "./helpers/guest.js";
+
+function oneLine(stderr: string): void {
+  const lines = stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `one line expected, got:\n${stderr}`);
+  assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+}
+
+test("a root that is not a directory", () => {
+  const r = agent("/nonexistent/guest", ["status"]);
+  assert.equal(r.code, 2);
+  oneLine(r.stderr);
+  assert.match(r.stderr, /not a directory/);
+});
+
+test("a logbook that does not exist yet", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  for (const cmd of [["status"], ["log"], ["commit", "-m", "x"], ["show", "@"], ["diff"]]) {
+    const r = agent(root, cmd);
+    assert.equal(r.code, 2, cmd.join(" "));
+    oneLine(r.stderr);
+    assert.match(r.stderr, /no logbook .* run `vml-agent --root .* init` first/);
+  }
+});
+
+test("an unknown REF", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  agent(root, ["init"]);
+  for (const ref of ["nosuchthing", "deadbeef", "@~5", "--help-me", "a..b"]) {
+    const r = agent(root, ["show", ref]);
+    assert.equal(r.code, 2, ref);
+    oneLine(r.stderr);
+  }
+  const r = agent(root, ["--json", "diff", "nosuch", "@"]);
+  assert.equal(r.code, 2);
+  assert.equal((r.json().error as { code: string }).code, "UNKNOWN_REF");
+});
+
+test("malformed YAML is reported with its line and column, and nothing recorded is lost", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  const id = agent(root, ["--json", "init"]).json().id;
+  writeFixture(root, { "etc/vml/agent.yaml": "rules:\n  - include: /data\n  - exclude: /x: y\n" });
+  const r = agent(root, ["commit", "-m", "x"]);
+  assert.equal(r.code, 2);
+  oneLine(r.stderr);
+  assert.match(r.stderr, /agent\.yaml:3:14: malformed YAML: Nested mappings are not allowed in compact mappings$/m);
+  assert.equal(git(root, ["rev-parse", "HEAD"]).toString().trim(), id);
+
+  writeFixture(root, { "etc/vml/agent.yaml": "rules:\n  - include: /data\nsize_limt: 5M\n" });
+  const u = agent(root, ["status"]);
+  assert.equal(u.code, 2);
+  oneLine(u.stderr);
+  assert.match(u.stderr, /agent\.yaml:3:1: unknown key "size_limt"/);
+
+  writeFixture(root, { "etc/vml/agent.yaml": "rules:\n  - includ: /data\n" });
+  const w = agent(root, ["status"]);
+  assert.equal(w.code, 2);
+  assert.match(w.stderr, /agent\.yaml:2:5: a rule is include or exclude, not "includ"/);
+
+  writeFixture(root, { "etc/vml/agent.yaml": "rule_sets: [default, nosuch]\n" });
+  const n = agent(root, ["status"]);
+  assert.equal(n.code, 2);
+  assert.match(n.stderr, /rule set "nosuch" does not exist/);
+});
+
+test("an explicit --config that does not exist", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  const r = agent(root, ["--config", `${root}/nope.yaml`, "status"]);
+  assert.equal(r.code, 2);
+  oneLine(r.stderr);
+});
+
+test("bad usage exits 2; --help lists options and exit codes and exits 0", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["frobnicate"]).code, 2);
+  assert.equal(agent(root, ["commit"]).code, 2, "commit without -m");
+  assert.equal(agent(root, ["log", "-n", "many"]).code, 2);
+  for (const cmd of [[], ["init"], ["commit"], ["status"], ["log"], ["show"], ["diff"], ["rules", "check"]]) {
+    const h = agent(root, [...cmd, "--help"]);
+    assert.equal(h.code, 0, cmd.join(" "));
+    assert.match(h.stdout, /Exit codes:\n\s+0 {2}done/);
+  }
+});
+
+test("a missing config file means the shipped defaults", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  fs.rmSync(`${root}/etc/vml`, { recursive: true });
+  const r = agent(root, ["--json", "rules", "check", "/etc/hosts", "/etc/mtab", "/proc/1"]);
+  assert.equal(r.code, 0, r.stderr);
+  const res = r.json().results as { included: boolean }[];
+  assert.deepEqual(res.map((x) => x.included), [true, false, false]);
+});
