@@ -138,3 +138,16 @@ test("a one-line edit in a large work area writes small objects", (t) => {
   assert.ok(disk < 64 * 1024, `one-line change added ${disk} bytes`);
   assert.ok(objects.length < 20, `one-line change wrote ${objects.length} objects`);
 });
+
+test("commit --keep-env keeps the recorded environment (a scheduled run has no user shell)", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  agent(root, ["init"], { ROOTSYS: "/opt/root" });
+  writeFixture(root, { "etc/hosts": "changed\n" });
+  const c = agent(root, ["--json", "commit", "--keep-env", "-m", "scheduled"], {});
+  assert.equal(c.code, 0, c.stderr);
+  assert.deepEqual(c.json().env, { set: [], changed: [], unset: [] });
+  assert.match(git(root, ["show", "HEAD:.vml/env"]).toString(), /^ROOTSYS=\/opt\/root$/m);
+  const plain = agent(root, ["--json", "status"], {}).json();
+  assert.deepEqual(plain.env, { set: [], changed: [], unset: ["ROOTSYS"] });
+});

@@ -27,11 +27,12 @@ export function register(program: Command, io: Io): void {
     .command("commit")
     .description("record a snapshot of what changed since the last one")
     .requiredOption("-m, --message <text>", "why this snapshot (several lines allowed)")
+    .option("--keep-env", "keep the environment recorded last instead of this shell's (for scheduled runs)")
     .addHelpText("after", EXIT_HELP)
-    .action(async (opts: { message: string }, cmd: Command) => {
+    .action(async (opts: { message: string; keepEnv?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const ctx = openContext(io, g, true);
-      const res = await commit(ctx, { message: opts.message, trigger: "manual" });
+      const res = await commit(ctx, { message: opts.message, trigger: "manual", keepEnv: opts.keepEnv });
       const changes = res.unchanged ? undefined : await diffSnapshots(ctx.logbook, res.parent, res.id);
       if (g.json) {
         return printJson(io, { id: res.id, unchanged: res.unchanged, parent: res.parent ?? null, ...(changes ? changesJson(changes) : {}), ...scanJson(res.scan) });

@@ -35,6 +35,8 @@ const BUILT_IN: RuleSource[] = [
 
 interface Doc {
   file: string;
+  /** How rules from this file name their origin: shipped sets by their place in the package. */
+  label: string;
   lines: LineCounter;
 }
 
@@ -49,7 +51,7 @@ function bad(code: "BAD_CONFIG" | "BAD_RULES", doc: Doc, node: Node | null | und
   return new VmlError(code, `${where(doc, node)}: ${msg}`);
 }
 
-function parseYaml(sys: System, file: string, code: "BAD_CONFIG" | "BAD_RULES") {
+function parseYaml(sys: System, file: string, code: "BAD_CONFIG" | "BAD_RULES", label = file) {
   let text: string;
   try {
     text = sys.readFile(file).toString("utf8");
@@ -58,7 +60,7 @@ function parseYaml(sys: System, file: string, code: "BAD_CONFIG" | "BAD_RULES") 
   }
   const lines = new LineCounter();
   const yd = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
-  const doc: Doc = { file, lines };
+  const doc: Doc = { file, label, lines };
   const err = yd.errors[0];
   if (err) {
     const pos = err.linePos?.[0];
@@ -102,7 +104,7 @@ function ruleList(code: "BAD_CONFIG" | "BAD_RULES", doc: Doc, node: Node): RuleS
     const v = pair.value;
     if (!isScalar(v) || typeof v.value !== "string" || v.value.trim() === "") throw bad(code, doc, (v ?? item) as Node, "a rule's pattern must be a non-empty string");
     const pos = doc.lines.linePos(item.range?.[0] ?? 0);
-    return { action, pattern: v.value, origin: `${doc.file}:${pos.line}` };
+    return { action, pattern: v.value, origin: `${doc.label}:${pos.line}` };
   });
 }
 
@@ -128,7 +130,7 @@ export function loadRuleSet(sys: System, dir: string, name: string): ShippedRule
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new VmlError("BAD_CONFIG", `rule set "${name}": not a rule set name`);
   const file = `${dir}/${name}.yaml`;
   if (!sys.exists(file)) throw new VmlError("BAD_CONFIG", `rule set "${name}" does not exist (looked for ${file})`);
-  const { doc, root } = parseYaml(sys, file, "BAD_RULES");
+  const { doc, root } = parseYaml(sys, file, "BAD_RULES", `rules/${name}.yaml`);
   const out: ShippedRuleSet = { name, rules: [], envDrop: [] };
   eachKey("BAD_RULES", doc, root, {
     version: (n) => {

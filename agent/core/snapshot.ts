@@ -43,8 +43,13 @@ async function indexedMeta(lb: Logbook): Promise<Map<string, string>> {
   return m;
 }
 
+export interface StageOptions {
+  /** Keep the recorded environment instead of the caller's (a scheduled run has no user shell). */
+  keepEnv?: boolean;
+}
+
 /** Brings the logbook's index to the live state and writes its tree; no commit, no ref. */
-export async function stage(ctx: Context): Promise<Staged> {
+export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Staged> {
   const { sys, root, config, logbook: lb } = ctx;
   ctx.progress?.phase("scanning");
   const scanned = scan(sys, root, ctx.rules, config.sizeLimit, readOwners(sys, root), (n, b) => ctx.progress?.update(n, b));
@@ -56,7 +61,7 @@ export async function stage(ctx: Context): Promise<Staged> {
   }
   const packages = await capturePackages(sys, root, config.packages);
   if (packages) meta.set(PACKAGES_FILE, Buffer.from(renderPackages(packages)));
-  meta.set(ENV_FILE, Buffer.from(renderEnv(captureEnv(sys, config.envDrop))));
+  if (!opts.keepEnv) meta.set(ENV_FILE, Buffer.from(renderEnv(captureEnv(sys, config.envDrop))));
   meta.set(CVMFS_FILE, Buffer.from(renderCvmfs(await captureCvmfs(sys, root, config.mountsTable))));
 
   const indexed = await indexedMeta(lb);
@@ -65,7 +70,7 @@ export async function stage(ctx: Context): Promise<Staged> {
     const id = blobId(content);
     if (indexed.get(path) !== id) changed.push([path, content, id]);
   }
-  const gone = [...indexed.keys()].filter((p) => !meta.has(p));
+  const gone = [...indexed.keys()].filter((p) => !meta.has(p) && !(opts.keepEnv && p === ENV_FILE));
 
   // Stored paths that vanished can only be in shards that changed or went: read those old shards.
   const oldShards = [...changed.map(([p]) => p), ...gone].filter((p) => p.startsWith(".vml/manifest/") && indexed.has(p));
@@ -131,7 +136,7 @@ async function writeBlobs(ctx: Context, blobs: [string, Buffer, string][]): Prom
   }
 }
 
-export interface CommitOptions {
+export interface CommitOptions extends StageOptions {
   message: string;
   trigger: Trigger;
 }
@@ -163,7 +168,7 @@ export async function commit(ctx: Context, opts: CommitOptions): Promise<CommitR
   lb.requireExists();
   return withLock(ctx, async () => {
     const parent = await lb.revParse("HEAD");
-    const staged = await stage(ctx);
+    const staged = await stage(ctx, opts);
     if (parent && (await lb.revParse("HEAD^{tree}")) === staged.tree) {
       return { id: parent, unchanged: true, parent, tree: staged.tree, scan: staged.scan };
     }

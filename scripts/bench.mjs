@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// npm run bench [-- --files N] [-- --rounds R]: vml-agent against native git and restic on identical
+// generated work areas, measured in the same run. Prints times, ratios, peak memory and the bytes one
+// one-line change adds to the logbook. Figures, not assertions: tests never time anything.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const FILES = opt("files", 20000);
+const ROUNDS = opt("rounds", 3);
+const CHANGES = 20;
+const PER_DIR = 100;
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const agentBin = path.join(repo, "dist/agent/cli/main.js");
+const have = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+const hasTime = fs.existsSync("/usr/bin/time");
+const hasRestic = have("restic");
+
+/** Runs a command; returns seconds and peak resident memory (KiB) of the process tree's largest member. */
+function timed(cmd, argv, opts = {}) {
+  const full = hasTime ? ["/usr/bin/time", ["-f", "%M", cmd, ...argv]] : [cmd, argv];
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(full[0], full[1], { encoding: "utf8", maxBuffer: 1 << 28, ...opts });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(" ")} failed: ${r.stderr}`);
+  const rss = hasTime ? Number(r.stderr.trim().split("\n").pop()) : NaN;
+  return { secs, rssKiB: rss };
+}
+
+function sh(cmd, argv, opts = {}) {
+  const r = spawnSync(cmd, argv, { encoding: "utf8", maxBuffer: 1 << 28, ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(" ")} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+// Deterministic content: text-like lines, about 4 KiB a file (80 MB for 20,000 files).
+let seed = 12345;
+const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+function content(i) {
+  const lines = [];
+  for (let l = 0; l < 64; l++) lines.push(`${i} ${l} ${rnd().toFixed(12)} ${rnd().toString(36).slice(2)} event weight`);
+  return lines.join("\n") + "\n";
+}
+
+function generate(dir) {
+  for (let i = 0; i < FILES; i++) {
+    const d = path.join(dir, `run${String(Math.floor(i / PER_DIR)).padStart(4, "0")}`);
+    if (i % PER_DIR === 0) fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(path.join(d, `hist${String(i % PER_DIR).padStart(3, "0")}.txt`), content(i));
+  }
+}
+
+function change(dir, round) {
+  for (let c = 0; c < CHANGES; c++) {
+    const i = (c * 997 + round * 31) % FILES;
+    const f = path.join(dir, `run${String(Math.floor(i / PER_DIR)).padStart(4, "0")}`, `hist${String(i % PER_DIR).padStart(3, "0")}.txt`);
+    fs.appendFileSync(f, `round ${round} change ${c}\n`);
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (s) => `${s.toFixed(3)} s`;
+const mib = (k) => (Number.isNaN(k) ? "n/a" : `${(k / 1024).toFixed(0)} MiB`);
+
+const top = fs.mkdtempSync(path.join(os.tmpdir(), "vml-bench-"));
+try {
+  console.log(`vml bench: ${FILES} files in ${Math.ceil(FILES / PER_DIR)} folders, ${CHANGES} changed files per incremental round, ${ROUNDS} rounds`);
+  console.log(`git ${sh("git", ["--version"]).trim().split(" ")[2]}${hasRestic ? `, ${sh("restic", ["version"]).split(" ").slice(0, 2).join(" ")}` : ", restic not installed"}, node ${process.version}\n`);
+
+  // Identical copies: a guest root for vml, a plain work tree for git, one for restic.
+  const guest = path.join(top, "guest");
+  const work = path.join(guest, "home/alice/work");
+  fs.mkdirSync(path.join(guest, "etc/vml"), { recursive: true });
+  fs.writeFileSync(path.join(guest, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n");
+  fs.writeFileSync(path.join(guest, "etc/vml/agent.yaml"), "packages: none\nmounts_table: /nonexistent\n");
+  generate(work);
+  const gitWork = path.join(top, "git-work");
+  const resticWork = path.join(top, "restic-work");
+  sh("cp", ["-a", work, gitWork]);
+  sh("cp", ["-a", work, resticWork]);
+  sh("sync", []);
+  const bytes = Number(sh("du", ["-sb", work]).split("\t")[0]);
+  console.log(`work area: ${(bytes / 1e6).toFixed(1)} MB\n`);
+
+  const agentEnv = { ...process.env, USER: "bench" };
+  const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: "/dev/null", GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@b", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@b" };
+  const resticEnv = { ...process.env, RESTIC_PASSWORD: "bench", RESTIC_REPOSITORY: path.join(top, "restic-repo"), RESTIC_CACHE_DIR: path.join(top, "restic-cache") };
+
+  const res = {};
+  res.vmlInit = timed(process.execPath, [agentBin, "--root", guest, "init"], { env: agentEnv });
+  sh("git", ["init", "-q", gitWork], { env: gitEnv });
+  res.gitInit = timed("sh", ["-c", `cd '${gitWork}' && git add -A && git commit -q -m base`], { env: gitEnv });
+  if (hasRestic) {
+    sh("restic", ["init", "--quiet"], { env: resticEnv });
+    res.resticInit = timed("restic", ["backup", "--quiet", resticWork], { env: resticEnv });
+  }
+
+  const inc = { vml: [], git: [], restic: [], vmlRss: [] };
+  for (let r = 1; r <= ROUNDS; r++) {
+    change(work, r);
+    change(gitWork, r);
+    change(resticWork, r);
+    const v = timed(process.execPath, [agentBin, "--root", guest, "commit", "-m", `round ${r}`], { env: agentEnv });
+    inc.vml.push(v.secs);
+    inc.vmlRss.push(v.rssKiB);
+    inc.git.push(timed("sh", ["-c", `cd '${gitWork}' && git add -A && git commit -q -m r${r}`], { env: gitEnv }).secs);
+    if (hasRestic) inc.restic.push(timed("restic", ["backup", "--quiet", resticWork], { env: resticEnv }).secs);
+  }
+
+  // What one one-line change adds to the logbook, on disk.
+  const gitDir = path.join(guest, "var/lib/vml/logbook");
+  const lg = (a) => sh("git", a, { env: { ...gitEnv, GIT_DIR: gitDir } });
+  const before = lg(["rev-parse", "HEAD"]).trim();
+  fs.appendFileSync(path.join(work, "run0042/hist042.txt"), "one more line\n");
+  sh(process.execPath, [agentBin, "--root", guest, "commit", "-m", "one line"], { env: agentEnv });
+  const objs = lg(["rev-list", "--objects", `${before}..HEAD`]).trim().split("\n").map((l) => l.split(" ")[0]);
+  const added = sh("git", ["cat-file", "--batch-check=%(objectsize:disk)"], { env: { ...gitEnv, GIT_DIR: gitDir }, input: objs.join("\n") + "\n" })
+    .trim()
+    .split("\n")
+    .reduce((n, x) => n + Number(x), 0);
+
+  const vInc = median(inc.vml);
+  const gInc = median(inc.git);
+  const rows = [
+    ["initial snapshot", fmt(res.vmlInit.secs), fmt(res.gitInit.secs), hasRestic ? fmt(res.resticInit.secs) : "-", `${(res.vmlInit.secs / res.gitInit.secs).toFixed(2)}x git`],
+    ["incremental (median)", fmt(vInc), fmt(gInc), hasRestic ? fmt(median(inc.restic)) : "-", `${(vInc / gInc).toFixed(2)}x git${hasRestic ? `, restic ${(median(inc.restic) / vInc).toFixed(1)}x slower` : ""}`],
+  ];
+  console.log(["", "vml-agent", "git add+commit", "restic backup", "ratio"].map((s, i) => s.padEnd(i === 0 ? 22 : 16)).join(""));
+  for (const row of rows) console.log(row.map((s, i) => s.padEnd(i === 0 ? 22 : 16)).join(""));
+  console.log(`\npeak memory (largest process): init ${mib(res.vmlInit.rssKiB)}, incremental ${mib(median(inc.vmlRss))}`);
+  console.log(`one-line change adds ${added} bytes to the logbook (${objs.length} objects)`);
+  console.log(`targets: init within 1.3x git, incremental within 1.5x git and 5x faster than restic, one-line change under 65536 bytes`);
+} finally {
+  fs.rmSync(top, { recursive: true, force: true });
+}
