@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { spawn } from "node:child_process";
-import { AGENT, agent, cleanup, git, makeGuest, BASE_FIXTURE } from "./helpers/guest.js";
+import { AGENT, agent, cleanup, git, makeGuest, writeFixture, BASE_FIXTURE } from "./helpers/guest.js";
 import { waitFor } from "./helpers/wait.js";
 
 test("SIGKILL in the middle of a commit: the next commit recovers and the logbook is sound", async (t) => {
@@ -47,12 +47,38 @@ test("a stale git index.lock from a dead process does not block the next commit"
   assert.deepEqual(c.json().modified, ["/etc/hosts"]);
 });
 
-test("a second writer while the lock is held is refused with one clear line, the logbook untouched", (t) => {
+test("a writer waits for a live holder of the lock up to lock_wait, then gives up with one clear line", (t) => {
   const root = makeGuest();
   t.after(() => cleanup(root));
   agent(root, ["init"]);
+  writeFixture(root, { "etc/vml/agent.yaml": "mounts_table: /nonexistent\nlock_wait: 0.3\n" });
   fs.writeFileSync(`${root}/var/lib/vml/logbook/vml.lock`, String(process.pid));
+  const head = git(root, ["rev-parse", "HEAD"]).toString();
   const c = agent(root, ["commit", "-m", "blocked"]);
   assert.equal(c.code, 1);
-  assert.match(c.stderr, /in use by another vml-agent \(pid \d+\)/);
+  assert.match(c.stderr, /^vml-agent: the logbook is in use by another vml-agent \(pid \d+\); try again when it is done\n$/);
+  assert.equal(git(root, ["rev-parse", "HEAD"]).toString(), head);
+});
+
+test("two commits started at the same moment are serialised, never interleaved", async (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  const base = agent(root, ["--json", "init"]).json().id;
+  writeFixture(root, { "home/alice/work/a.txt": "a\n", "home/alice/work/b.txt": "b\n" });
+  const run = (msg: string) =>
+    new Promise<{ code: number; out: string }>((resolve) => {
+      const c = spawn(process.execPath, [AGENT, "--root", root, "--json", "commit", "-m", msg]);
+      let out = "";
+      c.stdout.on("data", (d) => (out += d));
+      c.on("exit", (code) => resolve({ code: code ?? -1, out }));
+    });
+  const [x, y] = await Promise.all([run("first"), run("second")]);
+  assert.equal(x.code, 0);
+  assert.equal(y.code, 0);
+  const ids = [JSON.parse(x.out), JSON.parse(y.out)];
+  assert.equal(ids.filter((r) => r.unchanged).length, 1, "one records the change, the other finds nothing left");
+  const log = agent(root, ["--json", "log"]).json().snapshots as { id: string }[];
+  assert.equal(log.length, 2);
+  assert.equal(log[1].id, base);
+  git(root, ["fsck", "--no-dangling", "--strict"]);
 });

@@ -13,7 +13,7 @@ test("init takes the base snapshot in a 0700 logbook configured for durability",
   assert.match(String(out.id), /^[0-9a-f]{40}$/);
   const gitDir = `${root}/var/lib/vml/logbook`;
   assert.equal(fs.statSync(gitDir).mode & 0o777, 0o700);
-  assert.equal(git(root, ["config", "core.fsync"]).toString().trim(), "committed,index");
+  assert.equal(git(root, ["config", "core.fsync"]).toString().trim(), "reference,index");
   const files = git(root, ["ls-tree", "-r", "--name-only", "HEAD"]).toString().split("\n");
   assert.ok(files.includes("etc/hosts"));
   assert.ok(files.includes("home/alice/work/ana.C"));

@@ -1,15 +1,25 @@
 // The scanner: walks the guest root under the rules, never following a symlink, and describes every
 // recorded entry. The walk is the truth about what exists; git's index then decides what to re-read.
+import { createHash, type Hash } from "node:crypto";
 import type { BytePath, Stat, System } from "../platform/system.js";
 import type { RuleSet } from "../model/rules.js";
 import { joinPath, type Entry, type EntryType } from "../model/manifest.js";
 import type { Owners } from "./owners.js";
 
+export interface ScannedDir {
+  dir: Buffer;
+  entries: Entry[];
+  /**
+   * Hash of everything stat says about the entries, ctime and inode included: when it equals the
+   * last scan's, git need not look at this directory's files again. Undefined when an entry changed
+   * too recently to trust its timestamps (the "racy" case git also guards against).
+   */
+  fingerprint?: string;
+}
+
 export interface ScanResult {
   /** Recorded entries of each directory, keyed by the directory's path in latin1 (byte-exact). */
-  dirs: Map<string, { dir: Buffer; entries: Entry[] }>;
-  /** Paths whose content git stores (regular files within the size limit, hard links, symlinks). */
-  stored: Buffer[];
+  dirs: Map<string, ScannedDir>;
   skipped: Buffer[];
   large: Buffer[];
   unreadable: Buffer[];
@@ -23,6 +33,8 @@ export interface ScanProgress {
 
 const SPECIAL: Partial<Record<Stat["kind"], EntryType>> = { fifo: "p", socket: "s", char: "c", block: "b" };
 const SLASH = Buffer.from("/");
+/** Scratch for one entry's stat fields in a directory fingerprint (reused: the scan is synchronous). */
+const STAMP = Buffer.alloc(52);
 
 export function scan(
   sys: System,
@@ -31,9 +43,11 @@ export function scan(
   sizeLimit: number,
   owners: Owners,
   progress?: ScanProgress,
+  /** Entries changed at or after this time make their directory's fingerprint untrustworthy. */
+  racyAfterNs = 0n,
 ): ScanResult {
   const rootBuf = Buffer.from(root === "/" ? "" : root);
-  const out: ScanResult = { dirs: new Map(), stored: [], skipped: [], large: [], unreadable: [], files: 0, bytes: 0 };
+  const out: ScanResult = { dirs: new Map(), skipped: [], large: [], unreadable: [], files: 0, bytes: 0 };
   const firstLink = new Map<string, Buffer>();
   const abs = (rel: Buffer) => Buffer.concat([rootBuf, SLASH, rel]);
 
@@ -59,7 +73,24 @@ export function scan(
       return false;
     }
     names.sort(Buffer.compare);
+    const decide = rules.childDecider(dirS, parentIndex);
     const entries: Entry[] = [];
+    const fp: Hash = createHash("sha1");
+    let racy = false;
+    const push = (st: Stat, e: Entry) => {
+      entries.push(e);
+      STAMP.writeUInt32LE(e.mode | (e.type.charCodeAt(0) << 16), 0);
+      STAMP.writeUInt32LE(e.uid, 4);
+      STAMP.writeUInt32LE(e.gid, 8);
+      STAMP.writeBigInt64LE(st.mtimeNs, 12);
+      STAMP.writeBigInt64LE(st.ctimeNs, 20);
+      STAMP.writeBigUInt64LE(st.ino, 28);
+      STAMP.writeBigUInt64LE(st.dev, 36);
+      STAMP.writeDoubleLE(st.size, 44);
+      fp.update(e.name).update(STAMP);
+      if (e.link) fp.update(e.link);
+      if (st.ctimeNs >= racyAfterNs || st.mtimeNs >= racyAfterNs) racy = true;
+    };
     for (const name of names) {
       const rel = joinPath(dir, name);
       const st = sys.lstat(abs(rel));
@@ -67,31 +98,30 @@ export function scan(
       const nameS = name.toString("utf8");
       const relS = dirS ? `${dirS}/${nameS}` : nameS;
       const isDir = st.kind === "dir";
-      const index = rules.decideChild(relS, nameS, isDir, parentIndex);
+      const index = decide(relS, nameS, isDir);
       const included = rules.isIncluded(index);
       if (isDir) {
         if (included || rules.mayIncludeBelow(relS, index)) {
           const below = walk(rel, relS, index);
-          if (included || below) entries.push(entryOf(name, st, "d"));
+          if (included || below) push(st, entryOf(name, st, "d"));
         }
         continue;
       }
       if (!included) continue;
       const special = SPECIAL[st.kind];
       if (special) {
-        entries.push(entryOf(name, st, special));
+        push(st, entryOf(name, st, special));
         out.skipped.push(rel);
         continue;
       }
       if (st.kind === "symlink") {
-        entries.push(entryOf(name, st, "l", sys.readlink(abs(rel))));
-        out.stored.push(rel);
+        push(st, entryOf(name, st, "l", sys.readlink(abs(rel))));
         continue;
       }
       out.files++;
       out.bytes += st.size;
       if (st.size > sizeLimit) {
-        entries.push(entryOf(name, st, "L"));
+        push(st, entryOf(name, st, "L"));
         out.large.push(rel);
         continue;
       }
@@ -99,17 +129,15 @@ export function scan(
         const key = `${st.dev}:${st.ino}`;
         const first = firstLink.get(key);
         if (first) {
-          entries.push(entryOf(name, st, "h", first));
-          out.stored.push(rel);
-          continue;
+          push(st, entryOf(name, st, "h", first));
+            continue;
         }
         firstLink.set(key, rel);
       }
-      entries.push(entryOf(name, st, "f"));
-      out.stored.push(rel);
+      push(st, entryOf(name, st, "f"));
       if (progress && out.files % 1000 === 0) progress(out.files, out.bytes);
     }
-    if (entries.length) out.dirs.set(dir.toString("latin1"), { dir, entries });
+    if (entries.length) out.dirs.set(dir.toString("latin1"), { dir, entries, fingerprint: racy ? undefined : fp.digest("hex") });
     return entries.length > 0;
   };
 

@@ -44,6 +44,7 @@ export function openContext(io: Io, g: GlobalOptions, withProgress = false): Con
   if (sys.lstat(root)?.kind !== "dir") throw new VmlError("NOT_A_DIRECTORY", `--root ${g.root}: not a directory`);
   const config = loadConfig(sys, root, SHIPPED_RULES_DIR, g.config);
   const log = createLogger(Boolean(g.verbose), sys.env().VML_LOG_LEVEL);
+  log.debug({ root, configFound: config.configFound, rules: config.rules.length }, "configured");
   const progress: Progress | undefined = withProgress && io.stderrIsTTY && !g.json ? terminalProgress(io, sys) : undefined;
   return {
     sys,

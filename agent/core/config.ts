@@ -16,6 +16,8 @@ export interface Config {
   base: string;
   mountsTable: string;
   packages: "auto" | "rpm" | "dpkg" | "none";
+  /** Seconds a writer waits for another one holding the logbook before giving up. */
+  lockWait: number;
 }
 
 const DEFAULTS = {
@@ -24,6 +26,7 @@ const DEFAULTS = {
   base: "base",
   mountsTable: "/proc/mounts",
   packages: "auto",
+  lockWait: 30,
 } as const;
 
 /** Always last and not overridable: the logbook never records itself. */
@@ -158,6 +161,10 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
       env_drop: (n) => (user.extraDrop = stringList("BAD_CONFIG", doc, n, "env_drop")),
       base: (n) => (user.base = scalarString(doc, n, "base")),
       mounts_table: (n) => (user.mountsTable = scalarString(doc, n, "mounts_table")),
+      lock_wait: (n) => {
+        if (!isScalar(n) || typeof n.value !== "number" || !(n.value >= 0)) throw bad("BAD_CONFIG", doc, n, "lock_wait is a number of seconds");
+        user.lockWait = n.value;
+      },
       packages: (n) => {
         const v = scalarString(doc, n, "packages");
         if (!["auto", "rpm", "dpkg", "none"].includes(v)) throw bad("BAD_CONFIG", doc, n, "packages is auto, rpm, dpkg or none");
@@ -178,5 +185,6 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
     base: user.base ?? DEFAULTS.base,
     mountsTable: user.mountsTable ?? DEFAULTS.mountsTable,
     packages: user.packages ?? DEFAULTS.packages,
+    lockWait: user.lockWait ?? DEFAULTS.lockWait,
   };
 }

@@ -67,12 +67,6 @@ function underAny(path: Buffer, prefixes: Buffer[]): boolean {
   return prefixes.some((p) => path.equals(p) || (path.length > p.length && path.subarray(0, p.length).equals(p) && path[p.length] === 0x2f));
 }
 
-async function readPair(lb: Logbook, rec: RawChange | undefined): Promise<[string | undefined, string | undefined]> {
-  if (!rec) return [undefined, undefined];
-  const [a, b] = await lb.readBlobs([rec.oldId, rec.newId]);
-  return [a?.toString(), b?.toString()];
-}
-
 /** Changes from tree-ish `a` to tree-ish `b`, optionally limited to paths (relative, no leading "/"). */
 export async function diffSnapshots(lb: Logbook, a: string | undefined, b: string, paths: Buffer[] = []): Promise<Changes> {
   const raw = await diffTree(lb, a ?? EMPTY_TREE, b);
@@ -90,9 +84,15 @@ export async function diffSnapshots(lb: Logbook, a: string | undefined, b: strin
   const before = new Map<string, Map<string, Entry>>();
   const after = new Map<string, Map<string, Entry>>();
   const dirs = new Map<string, Buffer>();
-  const ids = shards.flatMap((s) => [s.oldId, s.newId]);
+  // One read for every blob involved: shards first, then the packages, env and cvmfs records.
+  const records = [PACKAGES_FILE, ENV_FILE, CVMFS_FILE].map((f) => special.get(f));
+  const ids = [...shards, ...records].flatMap((s) => (s ? [s.oldId, s.newId] : ["-", "-"]));
   const blobs = await lb.readBlobs(ids);
-  blobs.forEach((blob, i) => {
+  const recordText = (k: number): [string | undefined, string | undefined] => {
+    const at = shards.length * 2 + k * 2;
+    return [blobs[at]?.toString(), blobs[at + 1]?.toString()];
+  };
+  blobs.slice(0, shards.length * 2).forEach((blob, i) => {
     if (!blob) return;
     const shard = parseShard(blob.toString());
     const key = shard.dir.toString("latin1");
@@ -118,9 +118,9 @@ export async function diffSnapshots(lb: Logbook, a: string | undefined, b: strin
   }
   files.sort((x, y) => Buffer.compare(x.path, y.path));
 
-  const [pa, pb] = await readPair(lb, special.get(PACKAGES_FILE));
-  const [ea, eb] = await readPair(lb, special.get(ENV_FILE));
-  const [ca, cb] = await readPair(lb, special.get(CVMFS_FILE));
+  const [pa, pb] = recordText(0);
+  const [ea, eb] = recordText(1);
+  const [ca, cb] = recordText(2);
   const wholeTree = paths.length === 0;
   return {
     files,

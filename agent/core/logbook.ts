@@ -7,10 +7,13 @@ import type { ExecOptions, System } from "../platform/system.js";
 export const LOGBOOK_PATH = "/var/lib/vml/logbook";
 export const LINE_PREFIX = "refs/heads/";
 export const BASE_REF = "refs/vml/base";
+const SCAN_CACHE_HEADER = "#vml-scan-cache 1";
 
 /** Durability and byte-exactness settings, applied at init (docs/FORMAT.md, "Repository"). */
 const REPO_CONFIG: [string, string][] = [
-  ["core.fsync", "committed,index"],
+  // Refs and the index are flushed by git as it writes them; objects are flushed all at once by
+  // one syncfs before the ref that publishes them moves (per-object fsync is 5x slower on ext4).
+  ["core.fsync", "reference,index"],
   ["core.fsyncMethod", "fsync"],
   ["core.quotePath", "false"],
   ["core.autocrlf", "false"],
@@ -111,23 +114,65 @@ export class Logbook {
     return res;
   }
 
-  /** Takes the logbook's lock; a lock left by a dead process is recovered. Returns the release. */
-  lock(): { release: () => void; recovered: boolean } {
+  private get scanCacheFile(): string {
+    return `${this.gitDir}/vml-scan-cache`;
+  }
+
+  /**
+   * Directory fingerprints of the last scan whose files the index holds (docs/FORMAT.md, "Scan
+   * cache"). A cache, never the truth: unreadable or absent means every file is looked at again.
+   */
+  readScanCache(): Map<string, string> {
+    const m = new Map<string, string>();
+    if (!this.sys.exists(this.scanCacheFile)) return m;
+    const lines = this.sys.readFile(this.scanCacheFile).toString("latin1").split("\n");
+    if (lines[0] !== SCAN_CACHE_HEADER) return m;
+    for (const l of lines.slice(1)) {
+      const sp = l.indexOf(" ");
+      if (sp > 0) m.set(Buffer.from(l.slice(sp + 1), "hex").toString("latin1"), l.slice(0, sp));
+    }
+    return m;
+  }
+
+  writeScanCache(m: Map<string, string>): void {
+    const lines = [SCAN_CACHE_HEADER];
+    for (const [dir, fp] of m) lines.push(`${fp} ${Buffer.from(dir, "latin1").toString("hex")}`);
+    this.sys.writeFileAtomic(this.scanCacheFile, lines.join("\n") + "\n", 0o600);
+  }
+
+  dropScanCache(): void {
+    this.sys.remove(this.scanCacheFile);
+  }
+
+  /**
+   * Takes the logbook's lock, waiting up to `waitMs` for a live holder to finish; a lock left by a
+   * dead process is recovered. Returns the release and whether a crashed writer was recovered from.
+   */
+  async lock(waitMs: number): Promise<{ release: () => void; recovered: boolean }> {
     const file = `${this.gitDir}/vml.lock`;
+    const deadline = this.sys.now().getTime() + waitMs;
     let recovered = false;
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (;;) {
       if (this.sys.createExclusive(file, String(this.sys.pid()))) {
         return { release: () => this.sys.remove(file), recovered };
       }
-      const pid = Number(this.sys.readFile(file).toString().trim());
+      let pid: number;
+      try {
+        pid = Number(this.sys.readFile(file).toString().trim());
+      } catch {
+        continue; // released between our two looks
+      }
       if (pid && this.sys.processAlive(pid)) {
-        throw new VmlError("LOCKED", `the logbook is in use by another vml-agent (pid ${pid}); try again when it is done`);
+        if (this.sys.now().getTime() >= deadline) {
+          throw new VmlError("LOCKED", `the logbook is in use by another vml-agent (pid ${pid}); try again when it is done`);
+        }
+        await this.sys.sleep(50);
+        continue;
       }
       // The holder died mid-snapshot: its git locks are stale too, and nothing it did was published.
       for (const stale of ["index.lock", "HEAD.lock", "packed-refs.lock", "vml.lock"]) this.sys.remove(`${this.gitDir}/${stale}`);
       for (const ref of this.sys.listFiles(`${this.gitDir}/refs`)) if (ref.endsWith(".lock")) this.sys.remove(ref);
       recovered = true;
     }
-    throw new VmlError("LOCKED", `cannot take the logbook's lock ${file}`);
   }
 }

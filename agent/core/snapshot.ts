@@ -5,12 +5,12 @@ import { createHash } from "node:crypto";
 import { VmlError } from "./errors.js";
 import { BASE_REF, Logbook } from "./logbook.js";
 import type { Context } from "./context.js";
-import { scan, type ScanResult } from "../capture/scan.js";
+import { scan, type ScanResult, type ScannedDir } from "../capture/scan.js";
 import { readOwners } from "../capture/owners.js";
 import { capturePackages } from "../capture/packages.js";
 import { captureEnv } from "../capture/env.js";
 import { captureCvmfs } from "../capture/cvmfs.js";
-import { joinPath, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES } from "../model/manifest.js";
+import { joinPath, parseShard, renderShard, shardPath, shardsOf, SHARD_SPLIT, STORED_TYPES } from "../model/manifest.js";
 import { renderPackages } from "../model/packages.js";
 import { renderEnv } from "../model/env.js";
 import { renderCvmfs } from "../model/cvmfs.js";
@@ -22,6 +22,8 @@ export const ENV_FILE = ".vml/env";
 export const CVMFS_FILE = ".vml/cvmfs";
 const FORMAT_TEXT = "vml-snapshot 1\n";
 const ZERO_ID = "0".repeat(40);
+/** Timestamps this recent may still change within the same clock tick: never trusted as unchanged. */
+const RACY_MS = 2000;
 
 export interface Staged {
   tree: string;
@@ -52,21 +54,32 @@ export interface StageOptions {
 export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Staged> {
   const { sys, root, config, logbook: lb } = ctx;
   ctx.progress?.phase("scanning");
-  const scanned = scan(sys, root, ctx.rules, config.sizeLimit, readOwners(sys, root), (n, b) => ctx.progress?.update(n, b));
+  const racyAfter = BigInt(sys.now().getTime() - RACY_MS) * 1_000_000n;
+  const scanned = scan(sys, root, ctx.rules, config.sizeLimit, readOwners(sys, root), (n, b) => ctx.progress?.update(n, b), racyAfter);
+  ctx.log.debug({ dirs: scanned.dirs.size, files: scanned.files }, "scanned");
 
-  const meta = new Map<string, Buffer>();
+  const indexed = await indexedMeta(lb);
+  const cache = lb.readScanCache();
+  const unchangedDir = (key: string, d: ScannedDir) => d.fingerprint !== undefined && cache.get(key) === d.fingerprint;
+
+  // Metadata records by path in the tree; a directory whose fingerprint held keeps its indexed shard
+  // without being rendered again.
+  const meta = new Map<string, Buffer | undefined>();
   meta.set(FORMAT_FILE, Buffer.from(FORMAT_TEXT));
-  for (const { dir, entries } of scanned.dirs.values()) {
-    for (const s of shardsOf(dir, entries)) meta.set(shardPath(s.dir, s.bucket), Buffer.from(renderShard(s)));
+  for (const [key, d] of scanned.dirs) {
+    const single = shardPath(d.dir);
+    if (unchangedDir(key, d) && d.entries.length <= SHARD_SPLIT && indexed.has(single)) meta.set(single, undefined);
+    else for (const s of shardsOf(d.dir, d.entries)) meta.set(shardPath(s.dir, s.bucket), Buffer.from(renderShard(s)));
   }
   const packages = await capturePackages(sys, root, config.packages);
   if (packages) meta.set(PACKAGES_FILE, Buffer.from(renderPackages(packages)));
   if (!opts.keepEnv) meta.set(ENV_FILE, Buffer.from(renderEnv(captureEnv(sys, config.envDrop))));
   meta.set(CVMFS_FILE, Buffer.from(renderCvmfs(await captureCvmfs(sys, root, config.mountsTable))));
+  ctx.log.debug({ records: meta.size }, "metadata rendered");
 
-  const indexed = await indexedMeta(lb);
   const changed: [string, Buffer, string][] = [];
   for (const [path, content] of meta) {
+    if (!content) continue;
     const id = blobId(content);
     if (indexed.get(path) !== id) changed.push([path, content, id]);
   }
@@ -90,12 +103,22 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   const nulList = (paths: Buffer[]) => Buffer.concat(paths.flatMap((p) => [p, NUL]));
   // Paths no longer recorded may still exist (now excluded, or over the size limit): force them out.
   if (removed.length) await lb.git(["update-index", "-z", "--force-remove", "--stdin"], { input: nulList(removed) });
-  const total = scanned.stored.length;
+
+  // Only directories whose stat fingerprint moved since the last scan need git to look at their files.
+  const nextCache = new Map<string, string>();
+  const toIndex: Buffer[] = [];
+  for (const [key, d] of scanned.dirs) {
+    if (d.fingerprint) nextCache.set(key, d.fingerprint);
+    if (unchangedDir(key, d)) continue;
+    for (const e of d.entries) if (STORED_TYPES.has(e.type)) toIndex.push(joinPath(d.dir, e.name));
+  }
+  const total = toIndex.length;
+  ctx.log.debug({ paths: total, removed: removed.length, metadata: changed.length }, "indexing");
   ctx.progress?.phase("storing", total);
   let seen = 0;
   // --remove: a path that vanished since the scan leaves the index instead of failing the snapshot.
   await lb.git(["update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), "--stdin"], {
-    input: nulList(scanned.stored),
+    input: nulList(toIndex),
     onStdout: ctx.progress
       ? (chunk) => {
           for (const c of chunk) if (c === 0x0a) seen++;
@@ -110,7 +133,10 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
     ...gone.map((p) => `0 ${ZERO_ID}\t${p}`),
   ];
   if (info.length) await lb.git(["update-index", "--index-info"], { input: info.join("\n") + "\n" });
+  ctx.log.debug("index updated");
   const tree = await lb.gitText(["write-tree"]);
+  lb.writeScanCache(nextCache);
+  ctx.log.debug({ tree }, "tree written");
   ctx.progress?.done();
   return { tree, scan: scanned };
 }
@@ -151,10 +177,11 @@ export interface CommitResult {
 
 /** Runs `fn` under the logbook's lock; after a crashed holder, the index is rebuilt from HEAD first. */
 export async function withLock<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
-  const lock = ctx.logbook.lock();
+  const lock = await ctx.logbook.lock(ctx.config.lockWait * 1000);
   try {
     if (lock.recovered) {
       ctx.log.warn("recovered from an interrupted snapshot; rebuilding the logbook's index from the latest snapshot");
+      ctx.logbook.dropScanCache();
       if (await ctx.logbook.revParse("HEAD")) await ctx.logbook.git(["read-tree", "HEAD"]);
     }
     return await fn();
@@ -163,34 +190,47 @@ export async function withLock<T>(ctx: Context, fn: () => Promise<T>): Promise<T
   }
 }
 
+interface Head {
+  id: string;
+  tree: string;
+  base: string;
+}
+
+/** The line's latest snapshot, its tree and base name, in one git call; undefined before the first. */
+async function readHead(lb: Logbook): Promise<Head | undefined> {
+  const out = await lb.git(["log", "-1", "--format=%H%x00%T%x00%(trailers:key=Vml-Base,valueonly,separator=)", "HEAD", "--"], { allowFail: true });
+  const [id, tree, base] = out.toString().trim().split("\0");
+  return id ? { id, tree, base } : undefined;
+}
+
 export async function commit(ctx: Context, opts: CommitOptions): Promise<CommitResult> {
   const lb = ctx.logbook;
   lb.requireExists();
   return withLock(ctx, async () => {
-    const parent = await lb.revParse("HEAD");
+    const head = await readHead(lb);
     const staged = await stage(ctx, opts);
-    if (parent && (await lb.revParse("HEAD^{tree}")) === staged.tree) {
-      return { id: parent, unchanged: true, parent, tree: staged.tree, scan: staged.scan };
+    if (head && head.tree === staged.tree) {
+      return { id: head.id, unchanged: true, parent: head.id, tree: staged.tree, scan: staged.scan };
     }
-    const id = await writeCommit(ctx, staged.tree, parent, opts);
-    return { id, unchanged: false, parent, tree: staged.tree, scan: staged.scan };
+    const id = await writeCommit(ctx, staged.tree, head, opts);
+    ctx.log.debug({ id }, "snapshot published");
+    return { id, unchanged: false, parent: head?.id, tree: staged.tree, scan: staged.scan };
   });
 }
 
-async function writeCommit(ctx: Context, tree: string, parent: string | undefined, opts: CommitOptions): Promise<string> {
+async function writeCommit(ctx: Context, tree: string, head: Head | undefined, opts: CommitOptions): Promise<string> {
   const { sys, logbook: lb, config } = ctx;
   const env = sys.env();
   const user = env.SUDO_USER || env.USER || env.LOGNAME || "root";
   const host = sys.hostname();
   const date = `${Math.floor(sys.now().getTime() / 1000)} +0000`;
-  const base = (await lb.git(["config", "--get", "vml.base"], { allowFail: true })).toString().trim() || config.base;
   const message = `${opts.message.replace(/\s+$/, "")}\n\n${renderTrailers({
     trigger: opts.trigger,
-    base,
+    base: head?.base || config.base,
     host,
     agent: `vml-agent ${ctx.agentVersion}`,
   })}`;
-  const id = await lb.gitText(["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-F", "-"], {
+  const id = await lb.gitText(["commit-tree", tree, ...(head ? ["-p", head.id] : []), "-F", "-"], {
     input: message,
     env: {
       GIT_AUTHOR_NAME: user,
@@ -201,8 +241,10 @@ async function writeCommit(ctx: Context, tree: string, parent: string | undefine
       GIT_COMMITTER_DATE: date,
     },
   });
+  // Every object of the snapshot reaches the disk before the ref that makes it exist.
+  await sys.syncFs(`${lb.gitDir}/objects`);
   // Compare-and-swap: a concurrent writer that moved the line makes this fail instead of losing work.
-  await lb.git(["update-ref", "-m", `vml ${opts.trigger}`, "HEAD", id, parent ?? ZERO_ID]);
+  await lb.git(["update-ref", "-m", `vml ${opts.trigger}`, "HEAD", id, head?.id ?? ZERO_ID]);
   return id;
 }
 
@@ -211,7 +253,6 @@ export async function init(ctx: Context, line: string): Promise<CommitResult> {
   // A logbook without its base snapshot is an init that was interrupted: finish it.
   if (lb.exists() && (await lb.revParse(BASE_REF))) throw new VmlError("LOGBOOK_EXISTS", `a logbook already exists at ${lb.gitDir}`);
   await lb.create(line);
-  await lb.git(["config", "vml.base", ctx.config.base]);
   const res = await commit(ctx, { message: `base snapshot "${ctx.config.base}"`, trigger: "base" });
   await lb.git(["update-ref", BASE_REF, res.id]);
   return res;

@@ -18,7 +18,7 @@ export interface Rule extends RuleSource {
   dirOnly: boolean;
   /** Anchored pattern split at "/", for deciding whether a rule can match below a directory. */
   segments: string[];
-  test: (s: string) => boolean;
+  re: RegExp;
 }
 
 const GLOB = { dot: true } as const;
@@ -33,8 +33,8 @@ export function compileRules(sources: RuleSource[]): Rule[] {
     const anchored = p.includes("/");
     if (p.startsWith("/")) p = p.slice(1);
     const segments = anchored ? (p === "" ? [] : p.split("/")) : [];
-    const test = p === "" ? () => true : picomatch(p, GLOB);
-    return { ...src, index, anchored, dirOnly, segments, test };
+    const re = p === "" ? /^/ : picomatch.makeRe(p, GLOB);
+    return { ...src, index, anchored, dirOnly, segments, re };
   });
 }
 
@@ -47,20 +47,55 @@ export interface Decision {
   matched?: string;
 }
 
+/** Decides the entries of one directory: only the rules that can match there are ever tested. */
+export type ChildDecider = (rel: string, name: string, isDir: boolean) => number;
+
 export class RuleSet {
   readonly rules: Rule[];
+  private readonly combined = new Map<string, RegExp>();
+
   constructor(sources: RuleSource[]) {
     this.rules = compileRules(sources);
   }
 
+  /**
+   * The decider for children of directory `dirRel`, whose own decision is `parentIndex`. Anchored
+   * rules that cannot reach this depth below this directory are dropped once per directory, and one
+   * combined expression rejects the common case (no later rule matches) in a single test per entry.
+   */
+  childDecider(dirRel: string, parentIndex: number): ChildDecider {
+    const dir = dirRel === "" ? [] : dirRel.split("/");
+    const cands = this.rules.filter((r) => r.index > parentIndex && (!r.anchored || segmentsMayMatchChild(r.segments, dir)));
+    if (!cands.length) return () => parentIndex;
+    const byName = cands.filter((r) => !r.anchored);
+    const byPath = cands.filter((r) => r.anchored);
+    const anyName = this.combine(byName);
+    const anyPath = this.combine(byPath);
+    return (rel, name, isDir) => {
+      if (!anyName.test(name) && !anyPath.test(rel)) return parentIndex;
+      for (let i = cands.length - 1; i >= 0; i--) {
+        const r = cands[i];
+        if (r.dirOnly && !isDir) continue;
+        if (r.re.test(r.anchored ? rel : name)) return r.index;
+      }
+      return parentIndex;
+    };
+  }
+
+  private combine(rules: Rule[]): RegExp {
+    const key = rules.map((r) => r.index).join(",");
+    let re = this.combined.get(key);
+    if (!re) {
+      re = rules.length ? new RegExp(rules.map((r) => `(?:${r.re.source})`).join("|")) : /(?!)/;
+      this.combined.set(key, re);
+    }
+    return re;
+  }
+
   /** Decision for `rel` (no leading slash) given the deciding index inherited from its parent. */
   decideChild(rel: string, name: string, isDir: boolean, parentIndex: number): number {
-    for (let i = this.rules.length - 1; i > parentIndex; i--) {
-      const r = this.rules[i];
-      if (r.dirOnly && !isDir) continue;
-      if (r.test(r.anchored ? rel : name)) return i;
-    }
-    return parentIndex;
+    const slash = rel.lastIndexOf("/");
+    return this.childDecider(slash < 0 ? "" : rel.slice(0, slash), parentIndex)(rel, name, isDir);
   }
 
   isIncluded(index: number): boolean {
@@ -92,6 +127,13 @@ export class RuleSet {
     }
     return { included: this.isIncluded(index), index, rule: this.rules[index], matched };
   }
+}
+
+/** Whether an anchored pattern can match an entry directly inside directory `dir`. */
+function segmentsMayMatchChild(pattern: string[], dir: string[]): boolean {
+  if (pattern.includes("**")) return segmentsMayExtend(pattern, dir);
+  if (pattern.length !== dir.length + 1) return false;
+  return dir.every((seg, k) => picomatch.isMatch(seg, pattern[k], GLOB));
 }
 
 function segmentsMayExtend(pattern: string[], dir: string[]): boolean {

@@ -19,6 +19,7 @@ export interface Stat {
   dev: bigint;
   ino: bigint;
   mtimeNs: bigint;
+  ctimeNs: bigint;
 }
 
 export interface ExecResult {
@@ -51,10 +52,13 @@ export interface System {
   remove(path: string): void;
   exists(path: BytePath | string): boolean;
   exec(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Flushes the file system holding `path` to disk (syncfs): one flush for many written files. */
+  syncFs(path: string): Promise<void>;
   /** Whether a process with this pid is alive (for stale lock recovery). */
   processAlive(pid: number): boolean;
   pid(): number;
   now(): Date;
+  sleep(ms: number): Promise<void>;
   hostname(): string;
   /** The caller's environment (the shell's variables recorded in a snapshot). */
   env(): Record<string, string>;
@@ -86,6 +90,7 @@ export class NodeSystem implements System {
       dev: s.dev,
       ino: s.ino,
       mtimeNs: s.mtimeNs,
+      ctimeNs: s.ctimeNs,
     };
   }
 
@@ -178,6 +183,11 @@ export class NodeSystem implements System {
     });
   }
 
+  async syncFs(path: string): Promise<void> {
+    const r = await this.exec("sync", ["--file-system", path]);
+    if (r.code !== 0) throw new Error(`sync --file-system ${path}: ${r.stderr.trim()}`);
+  }
+
   processAlive(pid: number): boolean {
     try {
       process.kill(pid, 0);
@@ -193,6 +203,10 @@ export class NodeSystem implements System {
 
   now(): Date {
     return new Date();
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, ms));
   }
 
   hostname(): string {
