@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import { execFileSync } from "node:child_process";
 import { agent, cleanup, git, makeGuest, writeFixture } from "./helpers/guest.js";
 
 test("init takes the base snapshot in a 0700 logbook configured for durability", (t) => {
@@ -150,4 +151,22 @@ test("commit --keep-env keeps the recorded environment (a scheduled run has no u
   assert.match(git(root, ["show", "HEAD:.vml/env"]).toString(), /^ROOTSYS=\/opt\/root$/m);
   const plain = agent(root, ["--json", "status"], {}).json();
   assert.deepEqual(plain.env, { set: [], changed: [], unset: ["ROOTSYS"] });
+});
+
+test("a mounted repository's revision and root hash come from its extended attributes", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  const mnt = `${root}/cvmfs/sft.cern.ch`;
+  fs.mkdirSync(mnt, { recursive: true });
+  execFileSync("setfattr", ["-n", "user.revision", "-v", "4711", mnt]);
+  execFileSync("setfattr", ["-n", "user.root_hash", "-v", "d3adb33f", mnt]);
+  writeFixture(root, {
+    "etc/vml/agent.yaml": `mounts_table: ${root}/mounts\n`,
+    mounts: `cvmfs2 ${mnt} fuse ro,nosuid,nodev 0 0\n`,
+  });
+  assert.equal(agent(root, ["init"]).code, 0);
+  assert.match(git(root, ["show", "HEAD:.vml/cvmfs"]).toString(), /^sft\.cern\.ch\t-\tmounted\trevision=4711\troot_hash=d3adb33f$/m);
+  execFileSync("setfattr", ["-n", "user.revision", "-v", "4712", mnt]);
+  const s = agent(root, ["--json", "status"]).json();
+  assert.deepEqual((s.cvmfs as { changed: unknown[] }).changed, [{ name: "sft.cern.ch", from: "mounted, revision 4711", to: "mounted, revision 4712" }]);
 });
