@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const agentBin = path.join(repo, "dist/agent/cli/main.js");
+const agentBin = path.join(repo, "dist/vml-agent.mjs");
 if (!fs.existsSync(agentBin)) {
   console.error("demo: the agent is not built; run `npm install` (or `npm run build`) first");
   process.exit(1);

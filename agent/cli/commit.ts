@@ -34,6 +34,7 @@ export function register(program: Command, io: Io): void {
       const ctx = openContext(io, g, true);
       const res = await commit(ctx, { message: opts.message, trigger: "manual", keepEnv: opts.keepEnv });
       const changes = res.unchanged ? undefined : await diffSnapshots(ctx.logbook, res.parent, res.id);
+      ctx.log.debug("changes read");
       if (g.json) {
         return printJson(io, { id: res.id, unchanged: res.unchanged, parent: res.parent ?? null, ...(changes ? changesJson(changes) : {}), ...scanJson(res.scan) });
       }

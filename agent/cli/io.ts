@@ -51,7 +51,7 @@ export function openContext(io: Io, g: GlobalOptions, withProgress = false): Con
     root,
     config,
     rules: new RuleSet(config.rules),
-    logbook: new Logbook(sys, root),
+    logbook: new Logbook(sys, root, log),
     log,
     agentVersion: AGENT_VERSION,
     progress,

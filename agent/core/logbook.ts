@@ -3,6 +3,7 @@
 // and an environment that pins git to the logbook's own configuration.
 import { VmlError } from "./errors.js";
 import type { ExecOptions, System } from "../platform/system.js";
+import type { Logger } from "../platform/log.js";
 
 export const LOGBOOK_PATH = "/var/lib/vml/logbook";
 export const LINE_PREFIX = "refs/heads/";
@@ -31,6 +32,7 @@ export class Logbook {
   constructor(
     readonly sys: System,
     readonly root: string,
+    private readonly log?: Logger,
   ) {
     this.gitDir = `${root === "/" ? "" : root}${LOGBOOK_PATH}`;
     const base = sys.env();
@@ -62,7 +64,9 @@ export class Logbook {
 
   /** Runs native git; a non-zero exit becomes GIT_FAILED with git's own first line of complaint. */
   async git(args: string[], opts: ExecOptions & { allowFail?: boolean } = {}): Promise<Buffer> {
+    const started = this.sys.now().getTime();
     const res = await this.sys.exec("git", args, { ...opts, env: { ...this.env, ...opts.env } });
+    this.log?.debug({ git: args[0], code: res.code, ms: this.sys.now().getTime() - started }, "git");
     if (res.code !== 0 && !opts.allowFail) {
       const why = res.stderr.trim().split("\n").filter(Boolean).pop() ?? `exit ${res.code}`;
       throw new VmlError("GIT_FAILED", `git ${args[0]} failed: ${why}`);
@@ -137,7 +141,9 @@ export class Logbook {
   writeScanCache(m: Map<string, string>): void {
     const lines = [SCAN_CACHE_HEADER];
     for (const [dir, fp] of m) lines.push(`${fp} ${Buffer.from(dir, "latin1").toString("hex")}`);
-    this.sys.writeFileAtomic(this.scanCacheFile, lines.join("\n") + "\n", 0o600);
+    // A cache: a torn write only means every folder is looked at once more.
+    this.sys.writeFile(`${this.scanCacheFile}.tmp`, lines.join("\n") + "\n", 0o600);
+    this.sys.rename(`${this.scanCacheFile}.tmp`, this.scanCacheFile);
   }
 
   dropScanCache(): void {

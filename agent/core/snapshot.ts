@@ -141,7 +141,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   return { tree, scan: scanned };
 }
 
-/** Writes metadata blobs with native git (so core.fsync applies) in one process. */
+/** Writes metadata blobs with native git in one process (flushed with the rest before publishing). */
 async function writeBlobs(ctx: Context, blobs: [string, Buffer, string][]): Promise<void> {
   const { sys, logbook: lb } = ctx;
   const tmp = `${lb.gitDir}/vml-tmp`;
@@ -150,7 +150,7 @@ async function writeBlobs(ctx: Context, blobs: [string, Buffer, string][]): Prom
   try {
     const files = blobs.map(([, content], i) => {
       const f = `${tmp}/${i}`;
-      sys.writeFileAtomic(f, content, 0o600);
+      sys.writeFile(f, content, 0o600);
       return f;
     });
     const ids = (await lb.gitText(["hash-object", "-w", "--no-filters", "--stdin-paths"], { input: files.join("\n") + "\n" })).split("\n");

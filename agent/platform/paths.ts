@@ -1,7 +1,19 @@
-// Where the installed package keeps its shipped files (rule sets, package.json).
+// Where the installed package keeps its shipped files (rule sets, package.json). Found by walking up
+// from this module, which sits at a different depth in the bundle than in the compiled tree.
 import { fileURLToPath } from "node:url";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 
-export const PACKAGE_DIR = fileURLToPath(new URL("../../../", import.meta.url)).replace(/\/$/, "");
+function packageDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(`${dir}/package.json`) || !existsSync(`${dir}/rules`)) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error("vml-agent: cannot find the package's rules/ next to its package.json");
+    dir = up;
+  }
+  return dir;
+}
+
+export const PACKAGE_DIR = packageDir();
 export const SHIPPED_RULES_DIR = `${PACKAGE_DIR}/rules`;
 export const AGENT_VERSION: string = JSON.parse(readFileSync(`${PACKAGE_DIR}/package.json`, "utf8")).version;

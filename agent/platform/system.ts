@@ -41,12 +41,15 @@ export interface System {
   readdir(path: BytePath | string): BytePath[];
   readlink(path: BytePath | string): BytePath;
   readFile(path: BytePath | string): Buffer;
+  /** Writes a scratch file: no durability, for data that is read back at once. */
+  writeFile(path: string, data: Buffer | string, mode?: number): void;
   /** Writes durably: temp file, fsync, rename. */
   writeFileAtomic(path: string, data: Buffer | string, mode?: number): void;
   /** Creates a file only if none exists (O_EXCL); false when one does. */
   createExclusive(path: string, data: string): boolean;
   /** Regular files below a directory, recursively; empty when it does not exist. */
   listFiles(dir: string): string[];
+  rename(from: string, to: string): void;
   mkdir(path: string, mode: number): void;
   chmod(path: string, mode: number): void;
   remove(path: string): void;
@@ -106,6 +109,10 @@ export class NodeSystem implements System {
     return fs.readFileSync(path);
   }
 
+  writeFile(path: string, data: Buffer | string, mode = 0o644): void {
+    fs.writeFileSync(path, data, { mode });
+  }
+
   writeFileAtomic(path: string, data: Buffer | string, mode = 0o644): void {
     const tmp = `${path}.tmp-${process.pid}`;
     const fd = fs.openSync(tmp, "w", mode);
@@ -141,6 +148,10 @@ export class NodeSystem implements System {
       .readdirSync(dir, { recursive: true, withFileTypes: true })
       .filter((d) => d.isFile())
       .map((d) => `${d.parentPath}/${d.name}`);
+  }
+
+  rename(from: string, to: string): void {
+    fs.renameSync(from, to);
   }
 
   mkdir(path: string, mode: number): void {

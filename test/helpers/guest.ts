@@ -6,7 +6,7 @@ import { spawnSync, execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
-export const AGENT = path.join(REPO, "dist/agent/cli/main.js");
+export const AGENT = path.join(REPO, "dist/vml-agent.mjs");
 
 export interface FileSpec {
   content?: string | Buffer;
