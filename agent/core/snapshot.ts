@@ -55,10 +55,12 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   const { sys, root, config, logbook: lb } = ctx;
   ctx.progress?.phase("scanning");
   const racyAfter = BigInt(sys.now().getTime() - RACY_MS) * 1_000_000n;
+  // git reads the index while the scan walks the tree: two cores, two jobs.
+  const indexedP = indexedMeta(lb);
   const scanned = scan(sys, root, ctx.rules, config.sizeLimit, readOwners(sys, root), (n, b) => ctx.progress?.update(n, b), racyAfter);
   ctx.log.debug({ dirs: scanned.dirs.size, files: scanned.files }, "scanned");
 
-  const indexed = await indexedMeta(lb);
+  const indexed = await indexedP;
   const cache = lb.readScanCache();
   const unchangedDir = (key: string, d: ScannedDir) => d.fingerprint !== undefined && cache.get(key) === d.fingerprint;
 
@@ -116,6 +118,8 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   ctx.log.debug({ paths: total, removed: removed.length, metadata: changed.length }, "indexing");
   ctx.progress?.phase("storing", total);
   let seen = 0;
+  // Metadata blobs are written while git indexes the files; the index entries for them follow.
+  const blobsWritten = changed.length ? writeBlobs(ctx, changed) : Promise.resolve();
   // --remove: a path that vanished since the scan leaves the index instead of failing the snapshot.
   await lb.git(["update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), "--stdin"], {
     input: nulList(toIndex),
@@ -127,7 +131,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
       : undefined,
   });
 
-  if (changed.length) await writeBlobs(ctx, changed);
+  await blobsWritten;
   const info = [
     ...changed.map(([p, , id]) => `100644 ${id}\t${p}`),
     ...gone.map((p) => `0 ${ZERO_ID}\t${p}`),
@@ -207,8 +211,9 @@ export async function commit(ctx: Context, opts: CommitOptions): Promise<CommitR
   const lb = ctx.logbook;
   lb.requireExists();
   return withLock(ctx, async () => {
-    const head = await readHead(lb);
+    const headP = readHead(lb);
     const staged = await stage(ctx, opts);
+    const head = await headP;
     if (head && head.tree === staged.tree) {
       return { id: head.id, unchanged: true, parent: head.id, tree: staged.tree, scan: staged.scan };
     }
