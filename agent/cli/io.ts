@@ -18,6 +18,8 @@ export interface Io {
   stderrIsTTY: boolean;
   /** Operands after a literal `--` (paths), split off before parsing. */
   paths: string[];
+  /** Set by a command that finished in part (exit 3); success otherwise. */
+  exitCode?: number;
 }
 
 export interface GlobalOptions {

@@ -12,8 +12,9 @@ import * as log from "./log.js";
 import * as show from "./show.js";
 import * as diff from "./diff.js";
 import * as rules from "./rules.js";
+import * as restore from "./restore.js";
 
-const COMMANDS = [init, commit, status, log, show, diff, rules];
+const COMMANDS = [init, commit, status, log, show, diff, restore, rules];
 
 async function main(argv: string[]): Promise<number> {
   const dash = argv.indexOf("--");
@@ -42,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   const json = argv.includes("--json");
   try {
     await program.parseAsync(dash >= 0 ? argv.slice(0, dash) : argv, { from: "user" });
-    return EXIT.ok;
+    return io.exitCode ?? EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
       // Commander has already printed its one line (or the help, or the version).

@@ -18,22 +18,29 @@ export interface Config {
   packages: "auto" | "rpm" | "dpkg" | "none";
   /** Seconds a writer waits for another one holding the logbook before giving up. */
   lockWait: number;
+  /** Package manager commands for restore; "{root}" stands for ROOT, package names are appended. */
+  packageCommands: Record<"rpm" | "dpkg", { install: string[]; remove: string[] }>;
 }
 
-const DEFAULTS = {
+const DEFAULTS: Omit<Config, "configFile" | "configFound" | "rules" | "envDrop"> = {
   ruleSets: ["default", "cernvm"],
   sizeLimit: 64 * 1024 * 1024,
   base: "base",
   mountsTable: "/proc/mounts",
   packages: "auto",
   lockWait: 30,
-} as const;
+  packageCommands: {
+    rpm: { install: ["dnf", "-y", "--installroot", "{root}", "install"], remove: ["dnf", "-y", "--installroot", "{root}", "remove"] },
+    dpkg: { install: ["apt-get", "-y", "install"], remove: ["apt-get", "-y", "remove"] },
+  },
+};
 
 /** Always last and not overridable: the logbook never records itself. */
 const BUILT_IN: RuleSource[] = [
   { action: "exclude", pattern: "/var/lib/vml/", origin: "built-in (the logbook itself)" },
   { action: "exclude", pattern: "/.vml", origin: "built-in (reserved for snapshot metadata)" },
   { action: "exclude", pattern: ".git/", origin: "built-in (git cannot store nested .git folders)" },
+  { action: "exclude", pattern: "/etc/profile.d/vml-env.sh", origin: "built-in (written by restore from the recorded environment)" },
 ];
 
 interface Doc {
@@ -152,6 +159,12 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
   const found = sys.exists(file);
   if (configFile && !found) throw new VmlError("BAD_CONFIG", `${configFile}: no such configuration file`);
   const user: Partial<Config> & { extraDrop?: string[] } = {};
+  const commands = structuredClone(DEFAULTS.packageCommands);
+  const commandKey = (format: "rpm" | "dpkg", op: "install" | "remove", doc: Doc) => (n: Node) => {
+    const list = stringList("BAD_CONFIG", doc, n, `${format}_${op}`);
+    if (!list.length) throw bad("BAD_CONFIG", doc, n, `${format}_${op} needs a command`);
+    commands[format][op] = list;
+  };
   if (found) {
     const { doc, root: node } = parseYaml(sys, file, "BAD_CONFIG");
     eachKey("BAD_CONFIG", doc, node, {
@@ -161,6 +174,10 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
       env_drop: (n) => (user.extraDrop = stringList("BAD_CONFIG", doc, n, "env_drop")),
       base: (n) => (user.base = scalarString(doc, n, "base")),
       mounts_table: (n) => (user.mountsTable = scalarString(doc, n, "mounts_table")),
+      rpm_install: commandKey("rpm", "install", doc),
+      rpm_remove: commandKey("rpm", "remove", doc),
+      dpkg_install: commandKey("dpkg", "install", doc),
+      dpkg_remove: commandKey("dpkg", "remove", doc),
       lock_wait: (n) => {
         if (!isScalar(n) || typeof n.value !== "number" || !(n.value >= 0)) throw bad("BAD_CONFIG", doc, n, "lock_wait is a number of seconds");
         user.lockWait = n.value;
@@ -186,5 +203,6 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
     mountsTable: user.mountsTable ?? DEFAULTS.mountsTable,
     packages: user.packages ?? DEFAULTS.packages,
     lockWait: user.lockWait ?? DEFAULTS.lockWait,
+    packageCommands: commands,
   };
 }

@@ -208,19 +208,22 @@ async function readHead(lb: Logbook): Promise<Head | undefined> {
 }
 
 export async function commit(ctx: Context, opts: CommitOptions): Promise<CommitResult> {
+  ctx.logbook.requireExists();
+  return withLock(ctx, () => commitLocked(ctx, opts));
+}
+
+/** A snapshot, for callers that already hold the logbook's lock. */
+export async function commitLocked(ctx: Context, opts: CommitOptions): Promise<CommitResult> {
   const lb = ctx.logbook;
-  lb.requireExists();
-  return withLock(ctx, async () => {
-    const headP = readHead(lb);
-    const staged = await stage(ctx, opts);
-    const head = await headP;
-    if (head && head.tree === staged.tree) {
-      return { id: head.id, unchanged: true, parent: head.id, tree: staged.tree, scan: staged.scan };
-    }
-    const id = await writeCommit(ctx, staged.tree, head, opts);
-    ctx.log.debug({ id }, "snapshot published");
-    return { id, unchanged: false, parent: head?.id, tree: staged.tree, scan: staged.scan };
-  });
+  const headP = readHead(lb);
+  const staged = await stage(ctx, opts);
+  const head = await headP;
+  if (head && head.tree === staged.tree) {
+    return { id: head.id, unchanged: true, parent: head.id, tree: staged.tree, scan: staged.scan };
+  }
+  const id = await writeCommit(ctx, staged.tree, head, opts);
+  ctx.log.debug({ id }, "snapshot published");
+  return { id, unchanged: false, parent: head?.id, tree: staged.tree, scan: staged.scan };
 }
 
 async function writeCommit(ctx: Context, tree: string, head: Head | undefined, opts: CommitOptions): Promise<string> {

@@ -32,8 +32,16 @@ export interface ExecOptions {
   input?: Buffer | string;
   env?: Record<string, string>;
   cwd?: string;
-  /** Called with each chunk of stdout as it arrives (progress); stdout is still collected. */
+  /** Called with each chunk of stdout as it arrives (progress, streaming). */
   onStdout?: (chunk: Buffer) => void;
+  /** False: stdout goes only to onStdout, not collected (large streams). */
+  collect?: boolean;
+}
+
+/** One entry's times for setTimes, in nanoseconds; symlinks themselves are set, never their targets. */
+export interface TimeSetting {
+  path: BytePath;
+  mtimeNs: bigint;
 }
 
 export interface System {
@@ -49,7 +57,25 @@ export interface System {
   createExclusive(path: string, data: string): boolean;
   /** Regular files below a directory, recursively; empty when it does not exist. */
   listFiles(dir: string): string[];
-  rename(from: string, to: string): void;
+  rename(from: BytePath | string, to: BytePath | string): void;
+  /** Removes a file or symlink (never a directory). */
+  unlink(path: BytePath | string): void;
+  /** Removes an empty directory; false when it is not empty. */
+  rmdir(path: BytePath | string): boolean;
+  mkdirOne(path: BytePath | string, mode: number): void;
+  symlink(target: BytePath, path: BytePath | string): void;
+  link(existing: BytePath | string, path: BytePath | string): void;
+  writeFileBytes(path: BytePath | string, data: Buffer, mode: number): void;
+  /** Owner of the entry itself (lchown: a symlink is changed, not its target). */
+  lchown(path: BytePath | string, uid: number, gid: number): void;
+  chmodPath(path: BytePath | string, mode: number): void;
+  mkfifo(path: BytePath, mode: number): Promise<void>;
+  /**
+   * Sets modification times to the nanosecond (access time = modification time), symlinks not
+   * followed. Node's own utimes keeps microseconds only; python3's os.utime(ns=) keeps them all.
+   * Returns false when only microseconds could be kept.
+   */
+  setTimes(entries: TimeSetting[]): Promise<boolean>;
   mkdir(path: string, mode: number): void;
   chmod(path: string, mode: number): void;
   remove(path: string): void;
@@ -67,6 +93,14 @@ export interface System {
   env(): Record<string, string>;
   getxattr(path: string, name: string): Promise<string | undefined>;
 }
+
+/** Reads NUL-separated pairs (path, mtime in ns) and sets both times without following symlinks. */
+const SET_TIMES_PY = [
+  "import os, sys",
+  "d = sys.stdin.buffer.read().split(b'\\0')",
+  "for i in range(0, len(d) - 1, 2):",
+  "    t = int(d[i + 1]); os.utime(d[i], ns=(t, t), follow_symlinks=False)",
+].join("\n");
 
 function kindOf(s: fs.BigIntStats): Stat["kind"] {
   if (s.isFile()) return "file";
@@ -150,8 +184,72 @@ export class NodeSystem implements System {
       .map((d) => `${d.parentPath}/${d.name}`);
   }
 
-  rename(from: string, to: string): void {
+  rename(from: BytePath | string, to: BytePath | string): void {
     fs.renameSync(from, to);
+  }
+
+  unlink(path: BytePath | string): void {
+    fs.unlinkSync(path);
+  }
+
+  rmdir(path: BytePath | string): boolean {
+    try {
+      fs.rmdirSync(path);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOTEMPTY" || (e as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw e;
+    }
+  }
+
+  mkdirOne(path: BytePath | string, mode: number): void {
+    fs.mkdirSync(path, { mode });
+  }
+
+  symlink(target: BytePath, path: BytePath | string): void {
+    fs.symlinkSync(target, path);
+  }
+
+  link(existing: BytePath | string, path: BytePath | string): void {
+    fs.linkSync(existing, path);
+  }
+
+  writeFileBytes(path: BytePath | string, data: Buffer, mode: number): void {
+    fs.writeFileSync(path, data, { mode, flag: "wx" });
+  }
+
+  lchown(path: BytePath | string, uid: number, gid: number): void {
+    fs.lchownSync(path, uid, gid);
+  }
+
+  chmodPath(path: BytePath | string, mode: number): void {
+    fs.chmodSync(path, mode);
+  }
+
+  async mkfifo(path: BytePath, mode: number): Promise<void> {
+    const r = await this.exec("mkfifo", ["-m", mode.toString(8), "--", path.toString("latin1")], { env: { ...this.env(), LC_ALL: "C" } });
+    if (r.code !== 0) throw new Error(r.stderr.trim());
+  }
+
+  async setTimes(entries: TimeSetting[]): Promise<boolean> {
+    if (!entries.length) return true;
+    const NUL = Buffer.from([0]);
+    const input = Buffer.concat(entries.flatMap((e) => [e.path, NUL, Buffer.from(`${e.mtimeNs}`), NUL]));
+    try {
+      const r = await this.exec("python3", ["-c", SET_TIMES_PY], { input });
+      if (r.code === 0) return true;
+    } catch {
+      // no python3: fall back to microseconds below
+    }
+    for (const e of entries) {
+      const secs = Number(e.mtimeNs / 1000n) / 1e6;
+      try {
+        fs.lutimesSync(e.path, secs, secs);
+      } catch {
+        // reported by the caller's verification
+      }
+    }
+    return false;
   }
 
   mkdir(path: string, mode: number): void {
@@ -180,7 +278,7 @@ export class NodeSystem implements System {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on("data", (c: Buffer) => {
-        out.push(c);
+        if (opts.collect !== false) out.push(c);
         opts.onStdout?.(c);
       });
       child.stderr.on("data", (c: Buffer) => err.push(c));

@@ -1,0 +1,266 @@
+// Restoring files: plan the difference between the live tree and a snapshot, then apply it without
+// ever writing outside the root or through a symlink, each file appearing whole (temp file + rename).
+import type { Context } from "./context.js";
+import { loadManifest, loadStored, type Located, type PathMap } from "./tree.js";
+import { parseIdFile } from "../capture/owners.js";
+import type { Entry } from "../model/manifest.js";
+import type { TimeSetting } from "../platform/system.js";
+
+export type Action = "create" | "replace" | "update" | "metadata" | "remove";
+
+export interface Step {
+  action: Action;
+  path: Buffer;
+  want?: Entry;
+  have?: Entry;
+  /** Blob of the content to write, for regular files (and hard links whose first name is absent). */
+  blob?: string;
+}
+
+export interface Refusal {
+  path: Buffer;
+  reason: string;
+}
+
+export interface FilePlan {
+  steps: Step[];
+  refused: Refusal[];
+  /** Folders whose own metadata is set last (children changed, or the folder itself differs). */
+  folders: Located[];
+}
+
+const norm = (t: Entry["type"]) => (t === "h" || t === "L" ? "f" : t);
+
+/** A name from a manifest is used only if it is one plain path component. */
+function safePath(p: Buffer): boolean {
+  if (p.length === 0 || p.includes(0)) return false;
+  for (const part of p.toString("latin1").split("/")) if (part === "" || part === "." || part === "..") return false;
+  return true;
+}
+
+export function inScope(path: Buffer, scope: Buffer[]): boolean {
+  if (!scope.length) return true;
+  return scope.some((p) => path.equals(p) || (path.length > p.length && path.subarray(0, p.length).equals(p) && path[p.length] === 0x2f) || (p.length > path.length && p.subarray(0, path.length).equals(path) && p[path.length] === 0x2f));
+}
+
+function metaDiffers(a: Entry, b: Entry): boolean {
+  return a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || a.user !== b.user || a.group !== b.group || a.mtimeNs !== b.mtimeNs;
+}
+
+function parentKey(key: string): string {
+  const slash = key.lastIndexOf("/");
+  return slash < 0 ? "" : key.slice(0, slash);
+}
+
+/**
+ * The steps that bring the live tree (`liveTree`, just staged) to `refTree`. With a scope, only paths
+ * inside it change; the folders leading to it are created if missing, never removed. `ownFolders`
+ * are folders the restore itself writes into (the environment script's): kept, their times reset.
+ */
+export async function planFiles(ctx: Context, refTree: string, liveTree: string, scope: Buffer[], ownFolders: string[] = []): Promise<FilePlan> {
+  const lb = ctx.logbook;
+  const [want, have, wantBlobs, haveBlobs] = await Promise.all([loadManifest(lb, refTree), loadManifest(lb, liveTree), loadStored(lb, refTree), loadStored(lb, liveTree)]);
+  const plan: FilePlan = { steps: [], refused: [], folders: [] };
+  const touched = new Set<string>(ownFolders);
+  const keys = new Set([...want.keys(), ...have.keys()]);
+  for (const key of keys) {
+    const w = want.get(key);
+    const h = have.get(key);
+    const path = (w ?? h)!.path;
+    if (!inScope(path, scope)) continue;
+    if (!w && ownFolders.includes(key)) continue;
+    if (w && !safePath(w.path)) {
+      plan.refused.push({ path, reason: "refused: not a plain path inside the root" });
+      continue;
+    }
+    const step = decide(key, w?.entry, h?.entry, wantBlobs, haveBlobs);
+    if (!step) continue;
+    if ("reason" in step) {
+      plan.refused.push({ path, reason: step.reason });
+      continue;
+    }
+    plan.steps.push({ ...step, path });
+    if (step.action !== "metadata") touched.add(parentKey(key));
+    if (w?.entry.type === "d") touched.add(key);
+  }
+  // Changing a folder's children moves its time: every such folder gets its recorded metadata back.
+  for (const key of touched) {
+    const w = want.get(key);
+    if (w && inScope(w.path, scope)) plan.folders.push(w);
+  }
+  plan.folders.sort((a, b) => b.path.length - a.path.length);
+  plan.steps.sort((a, b) => Buffer.compare(a.path, b.path));
+  return plan;
+}
+
+type Decision = Omit<Step, "path"> | { reason: string } | undefined;
+
+function decide(key: string, w: Entry | undefined, h: Entry | undefined, wantBlobs: PathMap<string>, haveBlobs: PathMap<string>): Decision {
+  if (!w) return h ? { action: "remove", have: h } : undefined;
+  if (w.type === "L" && (!h || norm(h.type) !== "f" || h.size !== w.size || h.mtimeNs !== w.mtimeNs)) {
+    return { reason: `content not stored (over the size limit when recorded, ${w.size} bytes)` };
+  }
+  if (w.type === "s" || w.type === "c" || w.type === "b") {
+    if (!h || h.type !== w.type) return { reason: `${w.type === "s" ? "sockets" : "device files"} are not restored` };
+  }
+  const blob = w.type === "f" || w.type === "h" ? wantBlobs.get(key) : undefined;
+  if ((w.type === "f" || w.type === "h") && !blob) return { reason: "content missing from the logbook" };
+  if (!h) return { action: "create", want: w, blob };
+  if (norm(w.type) !== norm(h.type)) return { action: "replace", want: w, have: h, blob };
+  const contentDiffers =
+    ((w.type === "f" || w.type === "h") && blob !== haveBlobs.get(key)) ||
+    (w.type === "h" && (h.type !== "h" || !h.link!.equals(w.link!))) ||
+    (w.type === "l" && !h.link!.equals(w.link!));
+  if (contentDiffers) return { action: "update", want: w, have: h, blob };
+  if (metaDiffers(w, h)) return { action: "metadata", want: w, have: h };
+  return undefined;
+}
+
+export interface FileResult {
+  done: Step[];
+  failed: Refusal[];
+  timesExact: boolean;
+}
+
+/** Applies a plan. Each step either completes or is reported; one failure never stops the others. */
+export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResult> {
+  const { sys, root, logbook: lb } = ctx;
+  const rootBuf = Buffer.from(root === "/" ? "" : root);
+  const abs = (p: Buffer) => Buffer.concat([rootBuf, Buffer.from("/"), p]);
+  const result: FileResult = { done: [], failed: [], timesExact: true };
+  const done = new Set<Step>();
+  const fail = (path: Buffer, e: unknown) => result.failed.push({ path, reason: (e as Error).message.replace(/^[A-Z]+: /, "") });
+  let tmpCount = 0;
+  const tmpName = (p: Buffer) => {
+    const slash = p.lastIndexOf(0x2f);
+    return Buffer.concat([slash < 0 ? Buffer.alloc(0) : p.subarray(0, slash + 1), Buffer.from(`.vml-restore.${sys.pid()}.${tmpCount++}`)]);
+  };
+
+  // Every folder on the way must be a real folder: never write through a symlink.
+  const verified = new Set<string>([""]);
+  const checkParents = (p: Buffer) => {
+    const parts = p.toString("latin1").split("/");
+    let key = "";
+    for (let i = 0; i < parts.length - 1; i++) {
+      key = key ? `${key}/${parts[i]}` : parts[i];
+      if (verified.has(key)) continue;
+      const st = sys.lstat(abs(Buffer.from(key, "latin1")));
+      if (st?.kind !== "dir") throw new Error(`/${key} is ${st ? `a ${st.kind}` : "missing"} where a folder should be`);
+      verified.add(key);
+    }
+  };
+  const removeEntry = (p: Buffer, e: Entry) => {
+    const target = abs(p);
+    if (e.type === "d") {
+      if (!sys.rmdir(target)) throw new Error("folder kept: it holds files the logbook does not record");
+    } else if (sys.lstat(target)) sys.unlink(target);
+    verified.delete(p.toString("latin1"));
+  };
+
+  const removals = plan.steps.filter((s) => s.action === "remove" || s.action === "replace");
+  removals.sort((a, b) => Buffer.compare(b.path, a.path));
+  const replacedOk = new Set<string>();
+  for (const s of removals) {
+    try {
+      checkParents(s.path);
+      removeEntry(s.path, s.have!);
+      if (s.action === "remove") done.add(s);
+      else replacedOk.add(s.path.toString("latin1"));
+    } catch (e) {
+      fail(s.path, e);
+    }
+  }
+
+  const writes = plan.steps.filter((s) => s.action === "create" || s.action === "update" || (s.action === "replace" && replacedOk.has(s.path.toString("latin1"))));
+  writes.sort((a, b) => Buffer.compare(a.path, b.path));
+  const placed = new Set<Step>();
+  const place = (s: Step, make: (tmp: Buffer) => void | Promise<void>) => async () => {
+    checkParents(s.path);
+    const tmp = tmpName(s.path);
+    await make(abs(tmp));
+    sys.rename(abs(tmp), abs(s.path));
+    placed.add(s);
+  };
+  const guarded = async (s: Step, op: () => Promise<void>) => {
+    try {
+      await op();
+    } catch (e) {
+      fail(s.path, e);
+    }
+  };
+
+  // Folders first, parents before children; then links and fifos; regular content streams from git.
+  for (const s of writes.filter((w) => w.want!.type === "d")) {
+    await guarded(s, async () => {
+      checkParents(s.path);
+      if (sys.lstat(abs(s.path))?.kind !== "dir") sys.mkdirOne(abs(s.path), 0o700);
+      verified.add(s.path.toString("latin1"));
+      placed.add(s);
+    });
+  }
+  for (const s of writes.filter((w) => w.want!.type === "l")) await guarded(s, place(s, (t) => sys.symlink(s.want!.link!, t)));
+  for (const s of writes.filter((w) => w.want!.type === "p")) await guarded(s, place(s, (t) => sys.mkfifo(t, 0o600)));
+
+  const content = writes.filter((w) => w.want!.type === "f" || w.want!.type === "h");
+  const byBlob = new Map<string, Step[]>();
+  for (const s of content) {
+    // A hard link whose first name is being restored too becomes a link to it afterwards.
+    if (s.want!.type === "h" && content.some((o) => o.want!.type === "f" && o.path.equals(s.want!.link!))) continue;
+    const list = byBlob.get(s.blob!) ?? [];
+    list.push(s);
+    byBlob.set(s.blob!, list);
+  }
+  const ids = [...byBlob.keys()];
+  const pending: Promise<void>[] = [];
+  await lb.streamBlobs(ids, (i, data) => {
+    for (const s of byBlob.get(ids[i])!) pending.push(guarded(s, place(s, (t) => sys.writeFileBytes(t, data, 0o600))));
+  });
+  await Promise.all(pending);
+  for (const s of content.filter((w) => !byBlob.get(w.blob!)?.includes(w))) {
+    await guarded(s, place(s, (t) => sys.link(abs(s.want!.link!), t)));
+  }
+
+  // Owners by name where this machine (its restored /etc) knows the name, else by number; then modes.
+  const owners = readNameMaps(ctx);
+  const withMeta = [...plan.steps.filter((s) => s.action === "metadata"), ...placed];
+  const times: TimeSetting[] = [];
+  for (const s of withMeta) {
+    await guarded(s, async () => {
+      const e = s.want!;
+      const target = abs(s.path);
+      sys.lchown(target, owners.uid(e), owners.gid(e));
+      if (e.type !== "l") sys.chmodPath(target, e.mode);
+      if (e.type !== "d") times.push({ path: target, mtimeNs: e.mtimeNs });
+      done.add(s);
+    });
+  }
+  for (const f of plan.folders) {
+    const target = abs(f.path);
+    if (sys.lstat(target)?.kind !== "dir") continue;
+    try {
+      sys.lchown(target, owners.uid(f.entry), owners.gid(f.entry));
+      sys.chmodPath(target, f.entry.mode);
+      times.push({ path: target, mtimeNs: f.entry.mtimeNs });
+    } catch (e) {
+      fail(f.path, e);
+    }
+  }
+  result.timesExact = await sys.setTimes(times);
+  result.done = [...done];
+  return result;
+}
+
+function readNameMaps(ctx: Context): { uid: (e: Entry) => number; gid: (e: Entry) => number } {
+  const { sys, root } = ctx;
+  const read = (name: string) => {
+    const file = `${root === "/" ? "" : root}/etc/${name}`;
+    const byId = sys.exists(file) ? parseIdFile(sys.readFile(file).toString()) : new Map<number, string>();
+    return new Map([...byId].map(([id, n]) => [n, id]));
+  };
+  const users = read("passwd");
+  const groups = read("group");
+  return {
+    uid: (e) => (e.user && users.has(e.user) ? users.get(e.user)! : e.uid),
+    gid: (e) => (e.group && groups.has(e.group) ? groups.get(e.group)! : e.gid),
+  };
+}

@@ -1,0 +1,160 @@
+// Restoring what is not files: the package set (with the guest's package manager), the environment
+// (a login-shell script), and the CernVM-FS repositories (configuration checked, mounts probed).
+import type { Context } from "./context.js";
+import type { Logbook } from "./logbook.js";
+import { CVMFS_FILE, ENV_FILE, PACKAGES_FILE } from "./snapshot.js";
+import { capturePackages } from "../capture/packages.js";
+import { captureCvmfs } from "../capture/cvmfs.js";
+import { packageKey, parsePackages } from "../model/packages.js";
+import { parseEnv } from "../model/env.js";
+import { configuredRepos, parseCvmfs, type Repo } from "../model/cvmfs.js";
+
+/** The script a login shell sources; owned by the agent, rewritten by every restore. */
+export const ENV_SCRIPT = "/etc/profile.d/vml-env.sh";
+/** Who the shell is, not what it was set up with: never written for every user of the machine. */
+const IDENTITY = new Set(["HOME", "USER", "LOGNAME", "SHELL", "HOSTNAME", "UID", "EUID", "PPID", "SUDO_USER", "SUDO_UID", "SUDO_GID", "SUDO_COMMAND"]);
+
+async function readRecord(lb: Logbook, tree: string, file: string): Promise<string | undefined> {
+  const [blob] = await lb.readBlobs([`${tree}:${file}`]);
+  return blob?.toString();
+}
+
+export interface PackagePlan {
+  format?: "rpm" | "dpkg";
+  install: string[];
+  extra: string[];
+}
+
+export async function planPackages(ctx: Context, refTree: string): Promise<PackagePlan> {
+  const text = await readRecord(ctx.logbook, refTree, PACKAGES_FILE);
+  if (!text) return { install: [], extra: [] };
+  const want = parsePackages(text);
+  const have = (await capturePackages(ctx.sys, ctx.root, want.format)) ?? { format: want.format, lines: [] };
+  const present = new Set(have.lines);
+  const wanted = new Set(want.lines);
+  const wantedNames = new Set(want.lines.map((l) => packageKey(want.format, l).key));
+  return {
+    format: want.format,
+    // Missing, or present in another version: the package manager is asked for the recorded one.
+    install: want.lines.filter((l) => !present.has(l)),
+    extra: have.lines.filter((l) => !wanted.has(l) && !wantedNames.has(packageKey(want.format, l).key)),
+  };
+}
+
+/** How the package manager names one recorded package when asked to install it. */
+export function installSpec(format: "rpm" | "dpkg", line: string): string {
+  if (format === "dpkg") {
+    const [nameArch, version] = line.split("\t");
+    return `${nameArch}=${version}`;
+  }
+  const colon = line.indexOf(":");
+  const epoch = line.slice(0, colon);
+  const nvra = line.slice(colon + 1);
+  if (epoch === "0") return nvra;
+  const { key } = packageKey("rpm", line);
+  const name = key.slice(0, key.lastIndexOf("."));
+  return `${name}-${epoch}:${nvra.slice(name.length + 1)}`;
+}
+
+export interface PackageResult {
+  installed: string[];
+  failed: string[];
+  removed: string[];
+  extra: string[];
+  output?: string;
+}
+
+function command(template: string[], root: string): string[] {
+  return template.map((a) => a.replaceAll("{root}", root));
+}
+
+export async function applyPackages(ctx: Context, plan: PackagePlan, removeExtra: boolean): Promise<PackageResult> {
+  const res: PackageResult = { installed: [], failed: [], removed: [], extra: removeExtra ? [] : plan.extra };
+  if (!plan.format) return res;
+  const cmds = ctx.config.packageCommands[plan.format];
+  const run = async (template: string[], lines: string[]) => {
+    if (!lines.length) return;
+    const [cmd, ...args] = command(template, ctx.root);
+    try {
+      const r = await ctx.sys.exec(cmd, [...args, ...lines.map((l) => installSpec(plan.format!, l))], { env: { ...ctx.sys.env(), LC_ALL: "C" } });
+      res.output = (res.output ?? "") + r.stdout.toString() + r.stderr;
+      ctx.log.debug({ cmd, code: r.code }, "package manager");
+    } catch (e) {
+      res.output = (res.output ?? "") + `${cmd}: ${(e as Error).message}\n`;
+    }
+  };
+  await run(cmds.install, plan.install);
+  if (removeExtra) await run(cmds.remove, plan.extra);
+  const now = (await capturePackages(ctx.sys, ctx.root, plan.format)) ?? { format: plan.format, lines: [] };
+  const present = new Set(now.lines);
+  for (const l of plan.install) (present.has(l) ? res.installed : res.failed).push(l);
+  if (removeExtra) for (const l of plan.extra) (present.has(l) ? res.extra : res.removed).push(l);
+  return res;
+}
+
+function shellQuote(v: string): string {
+  return `'${v.replaceAll("'", `'\\''`)}'`;
+}
+
+export interface EnvResult {
+  script: string;
+  variables: string[];
+}
+
+export async function envScript(ctx: Context, refTree: string, refId: string): Promise<{ text: string; variables: string[] } | undefined> {
+  const text = await readRecord(ctx.logbook, refTree, ENV_FILE);
+  if (!text) return undefined;
+  const env = parseEnv(text);
+  const names = Object.keys(env).filter((n) => !IDENTITY.has(n));
+  const lines = [
+    `# Written by vml-agent restore: the environment recorded in snapshot ${refId}.`,
+    "# Rewritten by the next restore; edit your own shell start-up files instead.",
+    ...names.map((n) => `export ${n}=${shellQuote(env[n])}`),
+  ];
+  return { text: lines.join("\n") + "\n", variables: names };
+}
+
+export function writeEnvScript(ctx: Context, text: string): void {
+  const r = ctx.root === "/" ? "" : ctx.root;
+  ctx.sys.mkdir(`${r}/etc/profile.d`, 0o755);
+  ctx.sys.writeFileAtomic(`${r}${ENV_SCRIPT}`, text, 0o644);
+}
+
+export interface CvmfsReport {
+  missingConfig: string[];
+  notMounted: string[];
+  moved: { name: string; recorded: string; now?: string; pin: string }[];
+}
+
+/** Compares the recorded repositories with this machine's, after the files (and so the configuration) are back. */
+export async function checkCvmfs(ctx: Context, refTree: string): Promise<CvmfsReport> {
+  const out: CvmfsReport = { missingConfig: [], notMounted: [], moved: [] };
+  const text = await readRecord(ctx.logbook, refTree, CVMFS_FILE);
+  if (!text) return out;
+  const want = parseCvmfs(text);
+  const now = new Map((await captureCvmfs(ctx.sys, ctx.root, ctx.config.mountsTable)).map((r) => [r.name, r]));
+  for (const w of want) {
+    const n: Repo | undefined = now.get(w.name);
+    if (w.configured && !n?.configured) out.missingConfig.push(w.name);
+    if (w.mounted && !n?.mounted) out.notMounted.push(w.name);
+    if (w.mounted && n?.mounted && w.revision && n.revision !== w.revision) {
+      out.moved.push({
+        name: w.name,
+        recorded: w.revision,
+        now: n.revision,
+        pin: w.rootHash ? `CVMFS_ROOT_HASH=${w.rootHash} in /etc/cvmfs/config.d/${w.name}.local` : `CVMFS_REPOSITORY_TAG=<tag of revision ${w.revision}> in /etc/cvmfs/config.d/${w.name}.local`,
+      });
+    }
+  }
+  return out;
+}
+
+/** Adds recorded repositories the restored configuration lacks (the last assignment wins). */
+export function addCvmfsRepos(ctx: Context, names: string[]): void {
+  const file = `${ctx.root === "/" ? "" : ctx.root}/etc/cvmfs/default.local`;
+  const text = ctx.sys.exists(file) ? ctx.sys.readFile(file).toString() : "";
+  const repos = [...new Set([...configuredRepos(text), ...names])];
+  const sep = text === "" || text.endsWith("\n") ? "" : "\n";
+  ctx.sys.mkdir(file.slice(0, file.lastIndexOf("/")), 0o755);
+  ctx.sys.writeFileAtomic(file, `${text}${sep}# added by vml-agent restore\nCVMFS_REPOSITORIES=${repos.join(",")}\n`, 0o644);
+}

@@ -1,0 +1,83 @@
+// `restore`: record the present, plan the way back to REF, apply it, and say what could not be done.
+import type { Context } from "./context.js";
+import { commitLocked, stage, withLock } from "./snapshot.js";
+import { applyFiles, planFiles, type Refusal, type Step } from "./restore-files.js";
+import { addCvmfsRepos, applyPackages, checkCvmfs, envScript, planPackages, writeEnvScript, ENV_SCRIPT, type CvmfsReport, type PackagePlan, type PackageResult } from "./restore-state.js";
+
+export interface RestoreOptions {
+  /** Resolved snapshot id, and how the user named it. */
+  id: string;
+  name: string;
+  dryRun: boolean;
+  paths: Buffer[];
+  removePackages: boolean;
+}
+
+export interface RestoreReport {
+  ref: string;
+  dryRun: boolean;
+  /** The automatic snapshot of the state before the restore (restore it to undo). */
+  before?: string;
+  steps: Step[];
+  notRestored: Refusal[];
+  timesExact: boolean;
+  packages?: PackagePlan & Partial<PackageResult>;
+  env?: { script: string; variables: string[] };
+  cvmfs?: CvmfsReport & { added: string[] };
+  complete: boolean;
+}
+
+export async function restore(ctx: Context, opts: RestoreOptions): Promise<RestoreReport> {
+  ctx.logbook.requireExists();
+  return withLock(ctx, async () => {
+    let liveTree: string;
+    let before: string | undefined;
+    if (opts.dryRun) liveTree = (await stage(ctx)).tree;
+    else {
+      const c = await commitLocked(ctx, { message: `before restoring ${opts.name}`, trigger: "restore" });
+      before = c.id;
+      liveTree = c.tree;
+    }
+    const refTree = (await ctx.logbook.gitText(["rev-parse", `${opts.id}^{tree}`])).trim();
+    const whole = opts.paths.length === 0;
+    // Writing the environment script touches its folders: their recorded times are set again after.
+    const scriptDirs = whole ? ["etc/profile.d", "etc"] : [];
+    const plan = await planFiles(ctx, refTree, liveTree, opts.paths, scriptDirs);
+    const pkgPlan = whole ? await planPackages(ctx, refTree) : undefined;
+    const env = whole ? await envScript(ctx, refTree, opts.id) : undefined;
+    const report: RestoreReport = {
+      ref: opts.id,
+      dryRun: opts.dryRun,
+      before,
+      steps: plan.steps,
+      notRestored: [...plan.refused],
+      timesExact: true,
+      packages: pkgPlan,
+      env: env && { script: ENV_SCRIPT, variables: env.variables },
+      complete: false,
+    };
+    if (opts.dryRun) {
+      if (whole) report.cvmfs = { ...(await checkCvmfs(ctx, refTree)), added: [] };
+    } else {
+      if (env) writeEnvScript(ctx, env.text);
+      const files = await applyFiles(ctx, plan);
+      report.steps = files.done;
+      report.notRestored.push(...files.failed);
+      report.timesExact = files.timesExact;
+      if (pkgPlan) report.packages = { ...pkgPlan, ...(await applyPackages(ctx, pkgPlan, opts.removePackages)) };
+      if (whole) {
+        const first = await checkCvmfs(ctx, refTree);
+        if (first.missingConfig.length) addCvmfsRepos(ctx, first.missingConfig);
+        report.cvmfs = { ...(await checkCvmfs(ctx, refTree)), added: first.missingConfig };
+      }
+      await ctx.sys.syncFs(ctx.root);
+    }
+    report.complete =
+      report.notRestored.length === 0 &&
+      !report.packages?.failed?.length &&
+      !report.cvmfs?.notMounted.length &&
+      !report.cvmfs?.moved.length &&
+      !report.cvmfs?.missingConfig.length;
+    return report;
+  });
+}

@@ -1,0 +1,174 @@
+// restore: the live tree brought back to a snapshot, entry by entry, safely.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { agent, cleanup, git, makeGuest, tempDir, writeFixture, BASE_FIXTURE, type Fixture } from "./helpers/guest.js";
+import { copyTree, rsyncDiff, treeDiff } from "./helpers/compare.js";
+
+const W = "home/alice/work";
+// Restore writes the recorded environment there: not part of any snapshot.
+const SKIP = (rel: string) => rel === "/etc/profile.d/vml-env.sh";
+
+const AWKWARD: Fixture = {
+  ...BASE_FIXTURE,
+  "etc/profile.d/lang.sh": "export LANG=C.UTF-8\n",
+  [`${W}/with space.txt`]: "space\n",
+  [`${W}/tab\there`]: "tab\n",
+  [`${W}/new\nline`]: "newline\n",
+  [`${W}/caf\xe9`]: "latin1 name\n",
+  [`${W}/suid`]: { content: "#!/bin/sh\n", mode: 0o4755 },
+  [`${W}/none`]: { content: "secret\n", mode: 0o000 },
+  [`${W}/ghost`]: { content: "nobody's\n", uid: 4242, gid: 4343 },
+  [`${W}/shared`]: { dir: true, mode: 0o1777 },
+  [`${W}/empty`]: { dir: true, mode: 0o750 },
+  [`${W}/rel`]: { symlink: "ana.C" },
+  [`${W}/abs`]: { symlink: "/etc/hosts" },
+  [`${W}/dangling`]: { symlink: "../nowhere" },
+  [`${W}/pipe`]: { fifo: true },
+  [`${W}/sub/deep/file.txt`]: { content: "deep\n", mtime: 1_600_000_000 },
+};
+
+function guestWithHistory(fixture: Fixture = AWKWARD): { root: string; saved: string } {
+  const root = makeGuest(fixture);
+  fs.linkSync(`${root}/${W}/ana.C`, `${root}/${W}/zz-link.C`);
+  // Nanosecond times, as real files have them.
+  if (fs.existsSync(`${root}/${W}/with space.txt`)) fs.utimesSync(`${root}/${W}/with space.txt`, 1_650_000_000.5, 1_650_000_000.5);
+  const r = agent(root, ["init"]);
+  assert.equal(r.code, 0, r.stderr);
+  const saved = tempDir("vml-saved-");
+  copyTree(root, saved);
+  return { root, saved };
+}
+
+function mess(root: string): void {
+  fs.writeFileSync(`${root}/${W}/ana.C`, "void ana() { broken }\n");
+  fs.rmSync(`${root}/${W}/with space.txt`);
+  fs.chmodSync(`${root}/${W}/suid`, 0o755);
+  fs.chownSync(`${root}/${W}/ghost`, 0, 0);
+  fs.rmSync(`${root}/${W}/rel`);
+  fs.symlinkSync("elsewhere", `${root}/${W}/rel`);
+  fs.rmSync(`${root}/${W}/sub`, { recursive: true });
+  fs.writeFileSync(`${root}/${W}/sub`, "a file where a folder was\n");
+  fs.rmdirSync(`${root}/${W}/empty`);
+  fs.rmSync(`${root}/${W}/dangling`);
+  fs.mkdirSync(`${root}/${W}/dangling`);
+  fs.writeFileSync(`${root}/${W}/dangling/inside`, "x\n");
+  fs.writeFileSync(`${root}/${W}/added.txt`, "new\n");
+  fs.writeFileSync(`${root}/etc/hosts`, "127.0.0.1 elsewhere\n");
+  fs.rmSync(`${root}/${W}/pipe`);
+}
+
+test("restore brings every awkward entry back exactly, after recording the present", (t) => {
+  const { root, saved } = guestWithHistory();
+  t.after(() => [root, saved].forEach(cleanup));
+  mess(root);
+  const before = treeDiff(saved, root, ["/etc", "/home"], SKIP);
+  assert.ok(before.length > 10, "the mess differs");
+
+  const r = agent(root, ["--json", "restore", "base"]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const rep = r.json();
+  assert.equal(rep.complete, true);
+  assert.match(String(rep.before), /^[0-9a-f]{40}$/);
+  assert.deepEqual(treeDiff(saved, root, ["/etc", "/home"], SKIP), []);
+  assert.equal(rsyncDiff(`${saved}/home`, `${root}/home`), "");
+  assert.equal(fs.statSync(`${root}/${W}/ana.C`).ino, fs.statSync(`${root}/${W}/zz-link.C`).ino, "hard link restored as a link");
+
+  // The present was recorded first: restoring that snapshot undoes the restore.
+  const log = agent(root, ["--json", "log"]).json().snapshots as { id: string; trigger: string }[];
+  assert.equal(log[0].id, rep.before);
+  assert.equal(log[0].trigger, "restore");
+  const undo = agent(root, ["restore", String(rep.before)]);
+  assert.equal(undo.code, 0, undo.stdout + undo.stderr);
+  assert.equal(fs.readFileSync(`${root}/${W}/ana.C`, "utf8"), "void ana() { broken }\n");
+  assert.equal(fs.readFileSync(`${root}/${W}/sub`, "utf8"), "a file where a folder was\n");
+
+  // And a snapshot of the restored state equals the one restored.
+  assert.equal(agent(root, ["restore", "base"]).code, 0);
+  const d = agent(root, ["--json", "diff", "base"]).json();
+  assert.deepEqual(d.files, []);
+});
+
+test("--dry-run prints the plan and changes nothing, not even the logbook", (t) => {
+  const { root, saved } = guestWithHistory();
+  t.after(() => [root, saved].forEach(cleanup));
+  mess(root);
+  const messed = tempDir("vml-messed-");
+  t.after(() => cleanup(messed));
+  copyTree(root, messed);
+  const head = git(root, ["rev-parse", "HEAD"]).toString();
+  const r = agent(root, ["restore", "--dry-run", "base"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Plan to restore snapshot [0-9a-f]{40} \(nothing is changed\):/);
+  assert.match(r.stdout, /To create \(\d+\):\n(.*\n)*? {2}\/home\/alice\/work\/with space\.txt\n/);
+  assert.match(r.stdout, /To replace \(type changed\) \(2\):/);
+  assert.match(r.stdout, /To remove \(\d+\):\n(.*\n)*? {2}\/home\/alice\/work\/added\.txt\n/);
+  assert.deepEqual(treeDiff(messed, root, ["/etc", "/home"]), []);
+  assert.equal(git(root, ["rev-parse", "HEAD"]).toString(), head);
+});
+
+test("restore of some paths touches nothing else", (t) => {
+  const { root, saved } = guestWithHistory();
+  t.after(() => [root, saved].forEach(cleanup));
+  mess(root);
+  const r = agent(root, ["--json", "restore", "base", `/${W}/sub`, `/${W}/ana.C`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fs.readFileSync(`${root}/${W}/sub/deep/file.txt`, "utf8"), "deep\n");
+  assert.equal(fs.readFileSync(`${root}/${W}/ana.C`, "utf8"), "void ana() {}\n");
+  assert.ok(fs.existsSync(`${root}/${W}/added.txt`), "outside the paths: kept");
+  assert.equal(fs.readFileSync(`${root}/etc/hosts`, "utf8"), "127.0.0.1 elsewhere\n");
+  assert.ok(!fs.existsSync(`${root}/etc/profile.d/vml-env.sh`), "no environment script for a partial restore");
+});
+
+test("a symlink where the snapshot has a folder is replaced, never followed", (t) => {
+  const outside = tempDir("vml-outside-");
+  const { root, saved } = guestWithHistory({ ...BASE_FIXTURE, [`${W}/data/result.txt`]: "42\n" });
+  t.after(() => [root, saved, outside].forEach(cleanup));
+  fs.rmSync(`${root}/${W}/data`, { recursive: true });
+  fs.symlinkSync(outside, `${root}/${W}/data`);
+  const r = agent(root, ["restore", "base"]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.deepEqual(fs.readdirSync(outside), [], "nothing written through the symlink");
+  assert.ok(fs.lstatSync(`${root}/${W}/data`).isDirectory());
+  assert.equal(fs.readFileSync(`${root}/${W}/data/result.txt`, "utf8"), "42\n");
+});
+
+test("what cannot be restored is reported and the exit code is 3", (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nsize_limit: 1KiB\n" });
+  t.after(() => cleanup(root));
+  fs.writeFileSync(`${root}/${W}/big.root`, Buffer.alloc(4096, 1));
+  assert.equal(agent(root, ["init"]).code, 0);
+  fs.writeFileSync(`${root}/${W}/big.root`, Buffer.alloc(8192, 2));
+  fs.writeFileSync(`${root}/${W}/ana.C`, "changed\n");
+  const r = agent(root, ["restore", "base"]);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.match(r.stdout, /Not restored \(1\):\n {2}\/home\/alice\/work\/big\.root: content not stored \(over the size limit when recorded, 4096 bytes\)/);
+  assert.match(r.stdout, /Some of it was not restored/);
+  assert.equal(fs.readFileSync(`${root}/${W}/ana.C`, "utf8"), "void ana() {}\n", "the rest was restored");
+});
+
+test("the environment is written for login shells and CernVM-FS repositories are checked", (t) => {
+  const root = makeGuest({
+    ...BASE_FIXTURE,
+    "etc/cvmfs/default.local": "CVMFS_REPOSITORIES=sft.cern.ch\n",
+  });
+  t.after(() => cleanup(root));
+  writeFixture(root, { "etc/vml/agent.yaml": `mounts_table: ${root}/mounts\n`, mounts: "cvmfs2 /cvmfs/sft.cern.ch fuse ro 0 0\n" });
+  assert.equal(agent(root, ["init"], { ROOTSYS: "/opt/root it's", HOME: "/root" }).code, 0);
+  fs.writeFileSync(`${root}/mounts`, "");
+  const r = agent(root, ["--json", "restore", "base"]);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  const rep = r.json() as { env: { variables: string[] }; cvmfs: { notMounted: string[] } };
+  assert.ok(rep.env.variables.includes("ROOTSYS"));
+  assert.ok(!rep.env.variables.includes("HOME"), "who the user is is not written for everyone");
+  assert.deepEqual(rep.cvmfs.notMounted, ["sft.cern.ch"]);
+  const script = fs.readFileSync(`${root}/etc/profile.d/vml-env.sh`, "utf8");
+  assert.match(script, /^export ROOTSYS='\/opt\/root it'\\''s'$/m);
+  const shell = execSh(`. '${root}/etc/profile.d/vml-env.sh' && printf %s "$ROOTSYS"`);
+  assert.equal(shell, "/opt/root it's");
+});
+
+import { execFileSync } from "node:child_process";
+function execSh(cmd: string): string {
+  return execFileSync("sh", ["-c", cmd]).toString();
+}
