@@ -72,23 +72,31 @@ export async function applyPackages(ctx: Context, plan: PackagePlan, removeExtra
   const res: PackageResult = { installed: [], failed: [], removed: [], extra: removeExtra ? [] : plan.extra };
   if (!plan.format) return res;
   const cmds = ctx.config.packageCommands[plan.format];
-  const run = async (template: string[], lines: string[]) => {
-    if (!lines.length) return;
+  const run = async (template: string[], lines: string[]): Promise<boolean> => {
+    if (!lines.length) return true;
     const [cmd, ...args] = command(template, ctx.root);
     try {
       const r = await ctx.sys.exec(cmd, [...args, ...lines.map((l) => installSpec(plan.format!, l))], { env: { ...ctx.sys.env(), LC_ALL: "C" } });
       res.output = (res.output ?? "") + r.stdout.toString() + r.stderr;
-      ctx.log.debug({ cmd, code: r.code }, "package manager");
+      ctx.log.debug({ cmd, packages: lines.length, code: r.code }, "package manager");
+      return r.code === 0;
     } catch (e) {
       res.output = (res.output ?? "") + `${cmd}: ${(e as Error).message}\n`;
+      return false;
     }
   };
-  await run(cmds.install, plan.install);
+  const format = plan.format;
+  const present = async () => new Set(((await capturePackages(ctx.sys, ctx.root, format)) ?? { lines: [] }).lines);
+  // One transaction for all; when the package manager refuses it (one package it cannot find fails
+  // them all), each package is asked for alone, so everything that can be installed is.
+  if (!(await run(cmds.install, plan.install)) && plan.install.length > 1) {
+    const have = await present();
+    for (const l of plan.install) if (!have.has(l)) await run(cmds.install, [l]);
+  }
   if (removeExtra) await run(cmds.remove, plan.extra);
-  const now = (await capturePackages(ctx.sys, ctx.root, plan.format)) ?? { format: plan.format, lines: [] };
-  const present = new Set(now.lines);
-  for (const l of plan.install) (present.has(l) ? res.installed : res.failed).push(l);
-  if (removeExtra) for (const l of plan.extra) (present.has(l) ? res.extra : res.removed).push(l);
+  const now = await present();
+  for (const l of plan.install) (now.has(l) ? res.installed : res.failed).push(l);
+  if (removeExtra) for (const l of plan.extra) (now.has(l) ? res.extra : res.removed).push(l);
   return res;
 }
 
