@@ -28,6 +28,7 @@ put("etc/group", "root:x:0:\nalice:x:1000:\n");
 put("etc/shadow", "root:!:19000::::::\nalice:$6$demo$hash:19000::::::\n", 0o000);
 put("etc/hostname", "cernvm-demo\n");
 put("etc/hosts", "127.0.0.1 localhost\n");
+put("etc/profile.d/lang.sh", "export LANG=en_US.UTF-8\n");
 put("etc/mtab", "rootfs / rootfs rw 0 0\n");
 put("etc/machine-id", "0123456789abcdef0123456789abcdef\n");
 put("etc/cernvm/site.conf", "CERNVM_ORGANISATION=ATLAS\n");

@@ -1,6 +1,7 @@
 // vml-agent commit -m MSG: record what changed since the last snapshot.
 import type { Command } from "commander";
 import { commit } from "../core/snapshot.js";
+import { checkTagFree, tagSnapshot } from "../core/lines.js";
 import { diffSnapshots } from "../core/diff.js";
 import type { ScanResult } from "../capture/scan.js";
 import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
@@ -28,11 +29,14 @@ export function register(program: Command, io: Io): void {
     .description("record a snapshot of what changed since the last one")
     .requiredOption("-m, --message <text>", "why this snapshot (several lines allowed)")
     .option("--keep-env", "keep the environment recorded last instead of this shell's (for scheduled runs)")
+    .option("-t, --tag <name>", "also name the snapshot (usable wherever a REF is)")
     .addHelpText("after", EXIT_HELP)
-    .action(async (opts: { message: string; keepEnv?: boolean }, cmd: Command) => {
+    .action(async (opts: { message: string; keepEnv?: boolean; tag?: string }, cmd: Command) => {
       const g = globals(cmd);
       const ctx = openContext(io, g, true);
+      if (opts.tag) await checkTagFree(ctx.logbook, opts.tag);
       const res = await commit(ctx, { message: opts.message, trigger: "manual", keepEnv: opts.keepEnv });
+      if (opts.tag) await tagSnapshot(ctx.logbook, res.id, opts.tag);
       const changes = res.unchanged ? undefined : await diffSnapshots(ctx.logbook, res.parent, res.id);
       ctx.log.debug("changes read");
       if (g.json) {

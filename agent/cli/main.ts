@@ -13,8 +13,11 @@ import * as show from "./show.js";
 import * as diff from "./diff.js";
 import * as rules from "./rules.js";
 import * as restore from "./restore.js";
+import * as branch from "./branch.js";
+import * as tag from "./tag.js";
+import * as verify from "./verify.js";
 
-const COMMANDS = [init, commit, status, log, show, diff, restore, rules];
+const COMMANDS = [init, commit, status, log, show, diff, restore, branch, tag, verify, rules];
 
 async function main(argv: string[]): Promise<number> {
   const dash = argv.indexOf("--");

@@ -14,7 +14,7 @@ const HEADING = {
   metadata: ["To fix metadata of", "Metadata fixed"],
 } as const;
 
-function reportJson(r: RestoreReport): Record<string, unknown> {
+export function reportJson(r: RestoreReport): Record<string, unknown> {
   const by = (a: string) => r.steps.filter((s) => s.action === a).map((s) => showPath(s.path));
   return {
     ref: r.ref,
@@ -30,7 +30,7 @@ function reportJson(r: RestoreReport): Record<string, unknown> {
   };
 }
 
-function renderReport(r: RestoreReport): string {
+export function renderReport(r: RestoreReport): string {
   const out: string[] = [];
   const will = r.dryRun ? "would" : "";
   out.push(r.dryRun ? `Plan to restore snapshot ${r.ref} (nothing is changed):` : `Restored snapshot ${r.ref}.`);
@@ -57,7 +57,7 @@ function renderReport(r: RestoreReport): string {
     if (p.extra.length) out.push(`Packages not in the snapshot (kept; --remove-packages removes them): ${pkgs(p.extra)}`);
   }
   if (r.env?.variables.length) {
-    out.push(`Environment: ${r.env.variables.length} variables ${r.dryRun ? "would be " : ""}written to ${r.env.script} (${r.env.variables.join(", ")}); log in again to pick them up.`);
+    out.push(`Environment: ${r.env.variables.length} variables ${r.dryRun ? "would be " : ""}written to ${r.env.script} (${r.env.variables.slice(0, 8).join(", ")}${r.env.variables.length > 8 ? ", ..." : ""}); log in again to pick them up.`);
   }
   const c = r.cvmfs;
   if (c) {

@@ -2,7 +2,7 @@
 // Native git does the work, run through System.exec: byte-exact stdin/stdout (paths with any bytes)
 // and an environment that pins git to the logbook's own configuration.
 import { VmlError } from "./errors.js";
-import type { ExecOptions, System } from "../platform/system.js";
+import type { ExecOptions, ExecResult, System } from "../platform/system.js";
 import type { Logger } from "../platform/log.js";
 
 export const LOGBOOK_PATH = "/var/lib/vml/logbook";
@@ -62,11 +62,17 @@ export class Logbook {
     }
   }
 
-  /** Runs native git; a non-zero exit becomes GIT_FAILED with git's own first line of complaint. */
-  async git(args: string[], opts: ExecOptions & { allowFail?: boolean } = {}): Promise<Buffer> {
+  /** Runs native git in the logbook's environment and returns what it said, whatever its exit. */
+  async run(args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const started = this.sys.now().getTime();
     const res = await this.sys.exec("git", args, { ...opts, env: { ...this.env, ...opts.env } });
     this.log?.debug({ git: args[0], code: res.code, ms: this.sys.now().getTime() - started }, "git");
+    return res;
+  }
+
+  /** Runs native git; a non-zero exit becomes GIT_FAILED with git's own first line of complaint. */
+  async git(args: string[], opts: ExecOptions & { allowFail?: boolean } = {}): Promise<Buffer> {
+    const res = await this.run(args, opts);
     if (res.code !== 0 && !opts.allowFail) {
       const why = res.stderr.trim().split("\n").filter(Boolean).pop() ?? `exit ${res.code}`;
       throw new VmlError("GIT_FAILED", `git ${args[0]} failed: ${why}`);

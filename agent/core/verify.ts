@@ -1,0 +1,96 @@
+// `verify`: is the logbook sound? git's own check, then every snapshot's manifest against its tree.
+import type { Logbook } from "./logbook.js";
+import { BASE_REF } from "./logbook.js";
+import { FORMAT_FILE } from "./snapshot.js";
+import { joinPath, MANIFEST_DIR, parseShard, shardPath, STORED_TYPES, type Shard } from "../model/manifest.js";
+import { escapeBytes } from "../model/escape.js";
+import { parseMessage } from "../model/message.js";
+
+export interface VerifyReport {
+  snapshots: number;
+  refs: number;
+  problems: string[];
+}
+
+interface TreeEntry {
+  mode: string;
+  id: string;
+  path: Buffer;
+}
+
+function parseLsTree(out: Buffer): TreeEntry[] {
+  const recs: TreeEntry[] = [];
+  let pos = 0;
+  while (pos < out.length) {
+    const end = out.indexOf(0, pos);
+    const tab = out.indexOf(0x09, pos);
+    const [mode, , id] = out.subarray(pos, tab).toString().split(" ");
+    recs.push({ mode, id, path: out.subarray(tab + 1, end) });
+    pos = end + 1;
+  }
+  return recs;
+}
+
+const show = (p: Buffer) => "/" + escapeBytes(p);
+
+export async function verify(lb: Logbook): Promise<VerifyReport> {
+  lb.requireExists();
+  const problems: string[] = [];
+  const fsck = await lb.run(["fsck", "--full", "--strict", "--no-dangling", "--no-progress"]);
+  if (fsck.code !== 0) {
+    for (const l of (fsck.stdout.toString() + fsck.stderr).split("\n").filter(Boolean)) problems.push(`git fsck: ${l}`);
+  }
+
+  const refs = (await lb.gitText(["for-each-ref", "--format=%(refname) %(objectname) %(objecttype)", "refs/heads/", "refs/tags/", BASE_REF])).split("\n").filter(Boolean);
+  for (const r of refs) {
+    const [name, , type] = r.split(" ");
+    if (type !== "commit") problems.push(`${name} points to a ${type}, not a snapshot`);
+  }
+  const ids = (await lb.gitText(["rev-list", "--branches", "--tags", BASE_REF])).split("\n").filter(Boolean);
+  const shardCache = new Map<string, Shard | string>();
+  for (const id of ids) {
+    const body = (await lb.gitText(["log", "-1", "--format=%B", id]));
+    if (!parseMessage(body).meta.trigger) problems.push(`${id.slice(0, 12)}: not a VML snapshot (no Vml-Trigger trailer)`);
+    const entries = parseLsTree(await lb.git(["ls-tree", "-r", "-z", "--full-tree", id]));
+    const files = new Map<string, TreeEntry>();
+    const shards: TreeEntry[] = [];
+    let format = false;
+    for (const e of entries) {
+      const p = e.path.toString("latin1");
+      if (p.startsWith(MANIFEST_DIR)) shards.push(e);
+      else if (p === FORMAT_FILE) format = true;
+      else if (!p.startsWith(".vml/")) files.set(p, e);
+    }
+    if (!format) problems.push(`${id.slice(0, 12)}: no ${FORMAT_FILE}`);
+    const missing = shards.filter((s) => !shardCache.has(s.id));
+    const blobs = await lb.readBlobs(missing.map((s) => s.id));
+    missing.forEach((s, i) => {
+      try {
+        const shard = parseShard(blobs[i]?.toString() ?? "");
+        shardCache.set(s.id, shardPath(shard.dir, shard.bucket) === s.path.toString("latin1") ? shard : "shard stored under the wrong name");
+      } catch (e) {
+        shardCache.set(s.id, (e as Error).message);
+      }
+    });
+    const listed = new Set<string>();
+    for (const s of shards) {
+      const shard = shardCache.get(s.id)!;
+      if (typeof shard === "string") {
+        problems.push(`${id.slice(0, 12)}: ${s.path.toString()}: ${shard}`);
+        continue;
+      }
+      for (const e of shard.entries) {
+        if (!STORED_TYPES.has(e.type)) continue;
+        const path = joinPath(shard.dir, e.name);
+        const key = path.toString("latin1");
+        listed.add(key);
+        const t = files.get(key);
+        const want = e.type === "l" ? "120000" : e.mode & 0o100 ? "100755" : "100644";
+        if (!t) problems.push(`${id.slice(0, 12)}: ${show(path)} is in the manifest but its content is not in the snapshot`);
+        else if (t.mode !== want) problems.push(`${id.slice(0, 12)}: ${show(path)} is stored as ${t.mode}, the manifest says ${want}`);
+      }
+    }
+    for (const [key, t] of files) if (!listed.has(key)) problems.push(`${id.slice(0, 12)}: ${show(t.path)} is stored but missing from the manifest`);
+  }
+  return { snapshots: ids.length, refs: refs.length, problems };
+}
