@@ -16,8 +16,10 @@ import * as restore from "./restore.js";
 import * as branch from "./branch.js";
 import * as tag from "./tag.js";
 import * as verify from "./verify.js";
+import * as del from "./delete.js";
+import * as prune from "./prune.js";
 
-const COMMANDS = [init, commit, status, log, show, diff, restore, branch, tag, verify, rules];
+const COMMANDS = [init, commit, status, log, show, diff, restore, branch, tag, del, prune, verify, rules];
 
 async function main(argv: string[]): Promise<number> {
   const dash = argv.indexOf("--");

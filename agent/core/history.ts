@@ -2,6 +2,7 @@
 import { VmlError } from "./errors.js";
 import { BASE_REF, type Logbook } from "./logbook.js";
 import { parseMessage, type SnapshotMeta } from "../model/message.js";
+import { renamedPrefix, renamedTo } from "./rewrite.js";
 
 /** REF: a snapshot id or unique prefix, a tag, a line of work, `base`, `@` (latest) or `@~N`. */
 export async function resolveRef(lb: Logbook, ref: string): Promise<string> {
@@ -13,8 +14,17 @@ export async function resolveRef(lb: Logbook, ref: string): Promise<string> {
   else if (/^[0-9a-f]{4,40}$/i.test(ref)) spec = ref.toLowerCase();
   else if (/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(ref) && !ref.includes("..")) spec = ref;
   const id = spec && (await lb.revParse(`${spec}^{commit}`));
-  if (!id) throw new VmlError("UNKNOWN_REF", `unknown snapshot "${ref}" (use an id or unique prefix, a tag, a line, base, @ or @~N)`);
-  return id;
+  if (id) return id;
+  // An id from before history was rewritten (delete, prune) still names its snapshot.
+  if (/^[0-9a-f]{4,40}$/i.test(ref)) {
+    const olds = [...new Set(renamedPrefix(lb, ref.toLowerCase()))];
+    if (olds.length === 1) {
+      const now = renamedTo(lb, olds[0]);
+      if (now === null) throw new VmlError("UNKNOWN_REF", `snapshot ${olds[0].slice(0, 12)} was deleted`);
+      if (now) return now;
+    }
+  }
+  throw new VmlError("UNKNOWN_REF", `unknown snapshot "${ref}" (use an id or unique prefix, a tag, a line, base, @ or @~N)`);
 }
 
 export interface SnapshotInfo {
