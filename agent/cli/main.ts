@@ -18,8 +18,9 @@ import * as tag from "./tag.js";
 import * as verify from "./verify.js";
 import * as del from "./delete.js";
 import * as prune from "./prune.js";
+import * as exchange from "./exchange.js";
 
-const COMMANDS = [init, commit, status, log, show, diff, restore, branch, tag, del, prune, verify, rules];
+const COMMANDS = [init, commit, status, log, show, diff, restore, branch, tag, del, prune, verify, exchange, rules];
 
 async function main(argv: string[]): Promise<number> {
   const dash = argv.indexOf("--");

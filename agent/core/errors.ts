@@ -11,6 +11,7 @@ const BAD_INPUT_CODES = new Set([
   "NOT_A_DIRECTORY",
   "NO_LOGBOOK",
   "LOGBOOK_EXISTS",
+  "BAD_INPUT",
 ]);
 
 export type ErrorCode =
@@ -21,6 +22,7 @@ export type ErrorCode =
   | "NOT_A_DIRECTORY"
   | "NO_LOGBOOK"
   | "LOGBOOK_EXISTS"
+  | "BAD_INPUT"
   | "LOCKED"
   | "GIT_FAILED"
   | "CAPTURE_FAILED";

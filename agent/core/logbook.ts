@@ -156,6 +156,13 @@ export class Logbook {
     this.sys.remove(this.scanCacheFile);
   }
 
+  /** Which of these objects the logbook does not hold. */
+  async missingObjects(ids: string[]): Promise<Set<string>> {
+    if (!ids.length) return new Set();
+    const out = await this.git(["cat-file", "--batch-check"], { input: ids.join("\n") + "\n" });
+    return new Set(out.toString().split("\n").filter((l) => l.endsWith(" missing")).map((l) => l.split(" ")[0]));
+  }
+
   /**
    * Streams objects through one `git cat-file --batch`, handing each to `onBlob` as it completes,
    * so a restore of gigabytes never holds more than one file in memory.

@@ -83,6 +83,14 @@ export async function planFiles(ctx: Context, refTree: string, liveTree: string,
     if (step.action !== "metadata") touched.add(parentKey(key));
     if (w?.entry.type === "d") touched.add(key);
   }
+  // Content an import could not bring (base content this machine lacks) is reported, never guessed.
+  const absent = await lb.missingObjects([...new Set(plan.steps.filter((s) => s.blob).map((s) => s.blob!))]);
+  if (absent.size) {
+    for (const s of plan.steps.filter((x) => x.blob && absent.has(x.blob))) {
+      plan.refused.push({ path: s.path, reason: "content not in this logbook (the import lacked this machine's base content)" });
+    }
+    plan.steps = plan.steps.filter((x) => !(x.blob && absent.has(x.blob)));
+  }
   // Changing a folder's children moves its time: every such folder gets its recorded metadata back.
   for (const key of touched) {
     const w = want.get(key);

@@ -1,0 +1,242 @@
+// Moving snapshots between machines as one self-describing file (docs/FORMAT.md, "Export file").
+// The file holds REF and its history since REF0 with the same snapshot ids; the base content the
+// receiver is expected to have already is left out and rebuilt there from identical local files.
+import { createHash } from "node:crypto";
+import type { Context } from "./context.js";
+import { VmlError } from "./errors.js";
+import { LINE_PREFIX, type Logbook } from "./logbook.js";
+import { escapeBytes } from "../model/escape.js";
+
+const MAGIC = "VML-EXPORT 1\n";
+const TRAILER = "VML-SHA256 ";
+const MAX_HEADER = 1 << 20;
+
+export interface ExportHeader {
+  format: 1;
+  created: string;
+  agent: string;
+  ref: string;
+  from: string;
+  line: string;
+  base: string;
+  /** Oldest first, from `from` to `ref`. */
+  snapshots: string[];
+  /** Whether the trees and metadata of `from` are included (the receiver need not hold it). */
+  skeleton: boolean;
+  /** `from` has a parent the receiver will not have: it becomes the first of a shallow line. */
+  shallow: boolean;
+  pack: { bytes: number; objects: number };
+}
+
+export interface ExportOptions {
+  ref: string;
+  from: string;
+  line: string;
+  thin: boolean;
+}
+
+async function objectList(lb: Logbook, args: string[]): Promise<string[]> {
+  return (await lb.gitText(["rev-list", "--objects", ...args])).split("\n").filter(Boolean).map((l) => l.slice(0, 40));
+}
+
+export async function exportSnapshots(ctx: Context, o: ExportOptions): Promise<{ file: Buffer; header: ExportHeader }> {
+  const lb = ctx.logbook;
+  if (o.ref !== o.from && (await lb.run(["merge-base", "--is-ancestor", o.from, o.ref])).code !== 0) {
+    throw new VmlError("USAGE", "--from must name an earlier snapshot of REF's history");
+  }
+  const ids = new Set(await objectList(lb, [o.ref, `^${o.from}`]));
+  ids.add(o.from);
+  if (!o.thin) {
+    // The skeleton of REF0: every tree, and the metadata records that no local file can rebuild.
+    const out = await lb.git(["ls-tree", "-r", "-t", "-z", "--full-tree", o.from]);
+    for (const rec of out.toString("latin1").split("\0")) {
+      if (!rec) continue;
+      const tab = rec.indexOf("\t");
+      const [, type, id] = rec.slice(0, tab).split(" ");
+      if (type === "tree" || rec.slice(tab + 1).startsWith(".vml/")) ids.add(id);
+    }
+    ids.add((await lb.gitText(["rev-parse", `${o.from}^{tree}`])).trim());
+  }
+  const pack = await lb.git(["pack-objects", "--stdout", "-q", "--delta-base-offset"], { input: [...ids].join("\n") + "\n" });
+  const snapshots = (await lb.gitText(["rev-list", "--reverse", o.ref, `^${o.from}`])).split("\n").filter(Boolean);
+  const parent = (await lb.gitText(["log", "-1", "--format=%P", o.from])).trim();
+  const base = (await lb.gitText(["log", "-1", "--format=%(trailers:key=Vml-Base,valueonly,separator=)", o.ref])).trim();
+  const header: ExportHeader = {
+    format: 1,
+    created: ctx.sys.now().toISOString(),
+    agent: `vml-agent ${ctx.agentVersion}`,
+    ref: o.ref,
+    from: o.from,
+    line: o.line,
+    base,
+    snapshots: [o.from, ...snapshots],
+    skeleton: !o.thin,
+    shallow: parent !== "",
+    pack: { bytes: pack.length, objects: ids.size },
+  };
+  const body = Buffer.concat([Buffer.from(MAGIC), Buffer.from(JSON.stringify(header) + "\n"), pack]);
+  const sum = createHash("sha256").update(body).digest("hex");
+  return { file: Buffer.concat([body, Buffer.from(`${TRAILER}${sum}\n`)]), header };
+}
+
+function refuse(why: string): VmlError {
+  return new VmlError("BAD_INPUT", `not a usable VML export: ${why}`);
+}
+
+/** Checks a file is an intact VML export before anything of it is used. */
+export function readExport(data: Buffer): { header: ExportHeader; pack: Buffer } {
+  if (!data.subarray(0, MAGIC.length).equals(Buffer.from(MAGIC))) {
+    if (data.subarray(0, 11).toString() === "VML-EXPORT ") throw refuse(`format ${data.subarray(11, 20).toString().split("\n")[0]} is not known to this agent (it reads 1)`);
+    throw refuse("it does not start like one");
+  }
+  const tail = data.lastIndexOf(Buffer.from(TRAILER));
+  if (tail < 0 || data.length - tail !== TRAILER.length + 65) throw refuse("it is truncated (no checksum at its end)");
+  const body = data.subarray(0, tail);
+  const want = data.subarray(tail + TRAILER.length, data.length - 1).toString();
+  if (createHash("sha256").update(body).digest("hex") !== want) throw refuse("its checksum does not match (the file is damaged)");
+  const nl = body.indexOf(0x0a, MAGIC.length);
+  if (nl < 0 || nl - MAGIC.length > MAX_HEADER) throw refuse("its header is unreadable");
+  let header: ExportHeader;
+  try {
+    header = JSON.parse(body.subarray(MAGIC.length, nl).toString());
+  } catch {
+    throw refuse("its header is not JSON");
+  }
+  const id = /^[0-9a-f]{40}$/;
+  if (
+    header.format !== 1 ||
+    !id.test(header.ref) ||
+    !id.test(header.from) ||
+    !Array.isArray(header.snapshots) ||
+    !header.snapshots.every((s) => typeof s === "string" && id.test(s)) ||
+    header.snapshots[0] !== header.from ||
+    header.snapshots[header.snapshots.length - 1] !== header.ref ||
+    typeof header.line !== "string" ||
+    header.pack?.bytes !== body.length - nl - 1
+  ) {
+    throw refuse("its header does not describe its content");
+  }
+  return { header, pack: body.subarray(nl + 1) };
+}
+
+export interface ImportResult {
+  header: ExportHeader;
+  line: string;
+  rebuilt: number;
+  /** Paths whose base content this machine does not have: restoring them is reported, not done. */
+  missing: Buffer[];
+}
+
+/**
+ * Adds an export's snapshots to this logbook as line `name`, never touching the live tree. Objects
+ * go to a quarantine first; only when everything checks out do they join the logbook.
+ */
+export async function importSnapshots(ctx: Context, data: Buffer, name: string): Promise<ImportResult> {
+  const { sys, logbook: lb } = ctx;
+  const { header, pack } = readExport(data);
+  // Importing onto an existing line is allowed when it continues that line (a later export of it).
+  const tip = await lb.revParse(`${LINE_PREFIX}${name}`);
+  if (tip && tip !== header.from && !header.snapshots.includes(tip)) {
+    throw new VmlError("USAGE", `line "${name}" exists and this export does not continue it (choose another name with --as)`);
+  }
+  const quarantine = `${lb.gitDir}/vml-import`;
+  sys.remove(quarantine);
+  sys.mkdir(`${quarantine}/pack`, 0o700);
+  const env = { GIT_OBJECT_DIRECTORY: quarantine, GIT_ALTERNATE_OBJECT_DIRECTORIES: `${lb.gitDir}/objects` };
+  try {
+    // Every object checked for well-formedness; links to base content are checked (and rebuilt) below.
+    const idx = await lb.run(["index-pack", "--stdin", "--fsck-objects"], { input: pack, env });
+    if (idx.code !== 0) throw refuse(`its pack does not unpack (${idx.stderr.trim().split("\n").pop()})`);
+    // It is what it claims: the snapshots named are there, in that order, each a VML snapshot.
+    const chain = await lb.run(["rev-list", "--reverse", header.ref, `^${header.from}`], { env });
+    if (chain.code !== 0 || chain.stdout.toString().split("\n").filter(Boolean).join(",") !== header.snapshots.slice(1).join(",")) {
+      throw refuse("its snapshots are not the ones its header names");
+    }
+    for (const s of header.snapshots) {
+      const body = await lb.run(["cat-file", "commit", s], { env });
+      if (body.code !== 0 || !/^Vml-Trigger: /m.test(body.stdout.toString())) throw refuse(`${s.slice(0, 12)} is not a VML snapshot`);
+    }
+    const { rebuilt, missing } = await rebuildBase(ctx, header, env);
+    // Accepted: the objects join the logbook, then the line appears (all or nothing for the user).
+    if (header.shallow) sys.writeFileAtomic(`${lb.gitDir}/shallow`, mergeShallow(sys.exists(`${lb.gitDir}/shallow`) ? sys.readFile(`${lb.gitDir}/shallow`).toString() : "", header.from), 0o600);
+    for (const f of sys.listFiles(quarantine)) sys.rename(f, `${lb.gitDir}/objects/${f.slice(quarantine.length + 1)}`);
+    await sys.syncFs(`${lb.gitDir}/objects`);
+    await lb.git(["update-ref", "-m", "vml import", `${LINE_PREFIX}${name}`, header.ref, tip ?? "0".repeat(40)]);
+    if (missing.length) recordMissing(ctx, header.ref, missing);
+    return { header, line: name, rebuilt, missing };
+  } finally {
+    sys.remove(quarantine);
+  }
+}
+
+function mergeShallow(text: string, id: string): string {
+  const ids = new Set(text.split("\n").filter(Boolean));
+  ids.add(id);
+  return [...ids].join("\n") + "\n";
+}
+
+/**
+ * Base content the export left out: found in this logbook already, or rebuilt from the local file at
+ * the same path when its content hashes the same. Whatever is left is named, path by path.
+ */
+async function rebuildBase(ctx: Context, header: ExportHeader, env: Record<string, string>): Promise<{ rebuilt: number; missing: Buffer[] }> {
+  const { sys, logbook: lb, root } = ctx;
+  const thinRefusal = () =>
+    refuse(`it was made for a logbook that holds snapshot ${header.from.slice(0, 12)} (export --thin), and this one does not; ask for an export without --thin`);
+  // Walked from the snapshots' trees: the first snapshot's parent need not be here.
+  const trees = (await lb.run(["rev-parse", ...header.snapshots.map((s) => `${s}^{tree}`)], { env })).stdout.toString().split("\n").filter(Boolean);
+  const out = await lb.run(["rev-list", "--objects", "--missing=print", ...trees], { env });
+  if (out.code !== 0) throw thinRefusal();
+  const missingIds = new Set(
+    out.stdout
+      .toString("latin1")
+      .split("\n")
+      .filter((l) => l.startsWith("?"))
+      .map((l) => l.slice(1, 41)),
+  );
+  if (!missingIds.size) return { rebuilt: 0, missing: [] };
+  // Where each missing blob is used: every path of every snapshot that names it.
+  const wanted = new Map<string, Buffer[]>();
+  for (const s of header.snapshots) {
+    const ls = await lb.run(["ls-tree", "-r", "-z", "--full-tree", s], { env });
+    if (ls.code !== 0) throw thinRefusal();
+    for (const rec of ls.stdout.toString("latin1").split("\0")) {
+      const tab = rec.indexOf("\t");
+      if (tab < 0) continue;
+      const id = rec.slice(0, tab).split(" ")[2];
+      if (!missingIds.has(id)) continue;
+      const path = Buffer.from(rec.slice(tab + 1), "latin1");
+      const list = wanted.get(id) ?? [];
+      if (!list.some((p) => p.equals(path))) list.push(path);
+      wanted.set(id, list);
+    }
+  }
+  // Only file content can be rebuilt from local files; a missing folder structure cannot.
+  if ([...missingIds].some((id) => !wanted.has(id))) throw thinRefusal();
+  const rootBuf = Buffer.from(root === "/" ? "" : root);
+  let rebuilt = 0;
+  const missing: Buffer[] = [];
+  for (const [id, paths] of wanted) {
+    let found = false;
+    for (const p of paths) {
+      const abs = Buffer.concat([rootBuf, Buffer.from("/"), p]);
+      const st = sys.lstat(abs);
+      if (st?.kind !== "file") continue;
+      const content = sys.readFile(abs);
+      const have = createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
+      if (have !== id) continue;
+      const w = await lb.run(["hash-object", "-w", "--no-filters", "--stdin"], { input: content, env });
+      found = w.code === 0 && w.stdout.toString().trim() === id;
+      if (found) break;
+    }
+    if (found) rebuilt++;
+    else missing.push(...paths);
+  }
+  missing.sort(Buffer.compare);
+  return { rebuilt, missing };
+}
+
+function recordMissing(ctx: Context, ref: string, missing: Buffer[]): void {
+  ctx.sys.mkdir(`${ctx.logbook.gitDir}/vml-missing`, 0o700);
+  ctx.sys.writeFileAtomic(`${ctx.logbook.gitDir}/vml-missing/${ref}`, missing.map(escapeBytes).join("\n") + "\n", 0o600);
+}
