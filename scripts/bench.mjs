@@ -129,6 +129,19 @@ try {
     .split("\n")
     .reduce((n, x) => n + Number(x), 0);
 
+  // Restore: the whole work area onto an empty place, then one changed file.
+  const restoreRes = {};
+  fs.rmSync(work, { recursive: true });
+  restoreRes.vml = timed(process.execPath, [agentBin, "--root", guest, "restore", "@~1"], { env: agentEnv });
+  const rsyncDst = path.join(top, "rsync-dst");
+  restoreRes.rsync = timed("rsync", ["-a", `${gitWork}/`, `${rsyncDst}/`]);
+  const gitDst = path.join(top, "git-dst");
+  fs.mkdirSync(gitDst);
+  restoreRes.git = timed("git", ["--git-dir", path.join(gitWork, ".git"), "--work-tree", gitDst, "checkout", "-f", "HEAD", "--", "."], { env: gitEnv });
+  if (hasRestic) restoreRes.restic = timed("restic", ["restore", "latest", "--target", path.join(top, "restic-dst")], { env: resticEnv });
+  fs.appendFileSync(path.join(work, "run0007/hist007.txt"), "changed after the restore\n");
+  restoreRes.one = timed(process.execPath, [agentBin, "--root", guest, "restore", "@~1"], { env: agentEnv });
+
   const vInc = median(inc.vml);
   const gInc = median(inc.git);
   const rows = [
@@ -137,9 +150,18 @@ try {
   ];
   console.log(["", "vml-agent", "git add+commit", "restic backup", "ratio"].map((s, i) => s.padEnd(i === 0 ? 22 : 16)).join(""));
   for (const row of rows) console.log(row.map((s, i) => s.padEnd(i === 0 ? 22 : 16)).join(""));
+  const r = restoreRes;
+  console.log(
+    ["full restore", fmt(r.vml.secs), `git checkout ${fmt(r.git.secs)}`, `rsync -a ${fmt(r.rsync.secs)}`, hasRestic ? `restic ${fmt(r.restic.secs)}` : "-"].map((x, i) => x.padEnd(i === 0 ? 22 : 22)).join(""),
+  );
+  console.log(
+    `restore ratios: ${(r.vml.secs / r.git.secs).toFixed(2)}x git checkout, ${(r.rsync.secs / r.vml.secs).toFixed(2)}x faster than rsync${hasRestic ? `, ${(r.restic.secs / r.vml.secs).toFixed(2)}x faster than restic` : ""}; one changed file: ${fmt(r.one.secs)} (${((r.one.secs / r.vml.secs) * 100).toFixed(0)}% of a full restore)`,
+  );
   console.log(`\npeak memory (largest process): init ${mib(res.vmlInit.rssKiB)}, incremental ${mib(median(inc.vmlRss))}`);
   console.log(`one-line change adds ${added} bytes to the logbook (${objs.length} objects)`);
-  console.log(`targets: init within 1.3x git, incremental within 1.5x git and 5x faster than restic, one-line change under 65536 bytes`);
+  console.log(`peak memory of a full restore: ${mib(r.vml.rssKiB)}`);
+  console.log(`targets: init within 1.3x git, incremental within 1.5x git and 5x faster than restic, one-line change under 65536 bytes;`);
+  console.log(`         restore faster than rsync and restic, within 2x of git checkout`);
 } finally {
   fs.rmSync(top, { recursive: true, force: true, maxRetries: 5 });
 }

@@ -156,6 +156,11 @@ export class Logbook {
     this.sys.remove(this.scanCacheFile);
   }
 
+  /** Whether an import left content out (base content this machine lacked): only then can blobs be absent. */
+  hasMissingContent(): boolean {
+    return this.sys.listFiles(`${this.gitDir}/vml-missing`).length > 0;
+  }
+
   /** Which of these objects the logbook does not hold. */
   async missingObjects(ids: string[]): Promise<Set<string>> {
     if (!ids.length) return new Set();

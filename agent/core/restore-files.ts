@@ -84,7 +84,7 @@ export async function planFiles(ctx: Context, refTree: string, liveTree: string,
     if (w?.entry.type === "d") touched.add(key);
   }
   // Content an import could not bring (base content this machine lacks) is reported, never guessed.
-  const absent = await lb.missingObjects([...new Set(plan.steps.filter((s) => s.blob).map((s) => s.blob!))]);
+  const absent = lb.hasMissingContent() ? await lb.missingObjects([...new Set(plan.steps.filter((s) => s.blob).map((s) => s.blob!))]) : new Set<string>();
   if (absent.size) {
     for (const s of plan.steps.filter((x) => x.blob && absent.has(x.blob))) {
       plan.refused.push({ path: s.path, reason: "content not in this logbook (the import lacked this machine's base content)" });
@@ -165,6 +165,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
     verified.delete(p.toString("latin1"));
   };
 
+  ctx.log.debug({ steps: plan.steps.length }, "applying");
   const removals = plan.steps.filter((s) => s.action === "remove" || s.action === "replace");
   removals.sort((a, b) => Buffer.compare(b.path, a.path));
   const replacedOk = new Set<string>();
@@ -228,6 +229,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
     await guarded(s, place(s, (t) => sys.link(abs(s.want!.link!), t)));
   }
 
+  ctx.log.debug({ placed: placed.size }, "content written");
   // Owners by name where this machine (its restored /etc) knows the name, else by number; then modes.
   const owners = readNameMaps(ctx);
   const withMeta = [...plan.steps.filter((s) => s.action === "metadata"), ...placed];
@@ -253,7 +255,9 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
       fail(f.path, e);
     }
   }
+  ctx.log.debug({ entries: withMeta.length }, "metadata applied");
   result.timesExact = await sys.setTimes(times);
+  ctx.log.debug({ entries: times.length }, "times applied");
   result.done = [...done];
   return result;
 }

@@ -38,11 +38,13 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
       before = c.id;
       liveTree = c.tree;
     }
+    ctx.log.debug({ before }, "present recorded");
     const refTree = (await ctx.logbook.gitText(["rev-parse", `${opts.id}^{tree}`])).trim();
     const whole = opts.paths.length === 0;
     // Writing the environment script touches its folders: their recorded times are set again after.
     const scriptDirs = whole ? ["etc/profile.d", "etc"] : [];
     const plan = await planFiles(ctx, refTree, liveTree, opts.paths, scriptDirs);
+    ctx.log.debug({ steps: plan.steps.length, refused: plan.refused.length }, "planned");
     const pkgPlan = whole ? await planPackages(ctx, refTree) : undefined;
     const env = whole ? await envScript(ctx, refTree, opts.id) : undefined;
     const report: RestoreReport = {
@@ -71,6 +73,7 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
         report.cvmfs = { ...(await checkCvmfs(ctx, refTree)), added: first.missingConfig };
       }
       await ctx.sys.syncFs(ctx.root);
+      ctx.log.debug("flushed");
     }
     report.complete =
       report.notRestored.length === 0 &&
