@@ -172,41 +172,27 @@ export class Logbook {
    * Streams objects through one `git cat-file --batch`, handing each to `onBlob` as it completes,
    * so a restore of gigabytes never holds more than one file in memory.
    */
-  async streamBlobs(ids: string[], onBlob: (index: number, data: Buffer) => void): Promise<void> {
+  async streamBlobs(ids: string[], onBlob: (index: number, data: Buffer) => void | Promise<void>): Promise<void> {
     if (!ids.length) return;
     let pending: Buffer = Buffer.alloc(0);
     let index = 0;
-    let failure: Error | undefined;
     await this.git(["cat-file", "--batch"], {
       input: ids.join("\n") + "\n",
       collect: false,
-      onStdout: (chunk) => {
+      onStdout: async (chunk) => {
         pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
         for (;;) {
           const nl = pending.indexOf(0x0a);
           if (nl < 0) return;
           const head = pending.subarray(0, nl).toString().split(" ");
-          if (head[1] === "missing") {
-            failure ??= new VmlError("GIT_FAILED", `object ${head[0]} is missing from the logbook`);
-            pending = pending.subarray(nl + 1);
-            index++;
-            continue;
-          }
+          if (head[1] === "missing") throw new VmlError("GIT_FAILED", `object ${head[0]} is missing from the logbook`);
           const size = Number(head[2]);
           if (pending.length < nl + 1 + size + 1) return;
-          if (!failure) {
-            try {
-              onBlob(index, pending.subarray(nl + 1, nl + 1 + size));
-            } catch (e) {
-              failure = e as Error;
-            }
-          }
-          index++;
+          await onBlob(index++, pending.subarray(nl + 1, nl + 1 + size));
           pending = pending.subarray(nl + 1 + size + 1);
         }
       },
     });
-    if (failure) throw failure;
   }
 
   /**

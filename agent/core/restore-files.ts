@@ -187,7 +187,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
     checkParents(s.path);
     const tmp = tmpName(s.path);
     await make(abs(tmp));
-    sys.rename(abs(tmp), abs(s.path));
+    sys.move(abs(tmp), abs(s.path));
     placed.add(s);
   };
   const guarded = async (s: Step, op: () => Promise<void>) => {
@@ -220,11 +220,9 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
     byBlob.set(s.blob!, list);
   }
   const ids = [...byBlob.keys()];
-  const pending: Promise<void>[] = [];
-  await lb.streamBlobs(ids, (i, data) => {
-    for (const s of byBlob.get(ids[i])!) pending.push(guarded(s, place(s, (t) => sys.writeFileBytes(t, data, 0o600))));
+  await lb.streamBlobs(ids, async (i, data) => {
+    for (const s of byBlob.get(ids[i])!) await guarded(s, place(s, (t) => sys.writeNew(t, data, 0o600)));
   });
-  await Promise.all(pending);
   for (const s of content.filter((w) => !byBlob.get(w.blob!)?.includes(w))) {
     await guarded(s, place(s, (t) => sys.link(abs(s.want!.link!), t)));
   }

@@ -32,8 +32,11 @@ export interface ExecOptions {
   input?: Buffer | string;
   env?: Record<string, string>;
   cwd?: string;
-  /** Called with each chunk of stdout as it arrives (progress, streaming). */
-  onStdout?: (chunk: Buffer) => void;
+  /**
+   * Called with each chunk of stdout as it arrives (progress, streaming). When it returns a promise,
+   * reading pauses until it settles: the consumer sets the pace, so memory stays bounded.
+   */
+  onStdout?: (chunk: Buffer) => void | Promise<void>;
   /** False: stdout goes only to onStdout, not collected (large streams). */
   collect?: boolean;
 }
@@ -65,7 +68,10 @@ export interface System {
   mkdirOne(path: BytePath | string, mode: number): void;
   symlink(target: BytePath, path: BytePath | string): void;
   link(existing: BytePath | string, path: BytePath | string): void;
-  writeFileBytes(path: BytePath | string, data: Buffer, mode: number): void;
+  /** Creates a new file (never through an existing name or symlink) with this content. */
+  writeNew(path: BytePath, data: Buffer, mode: number): void;
+  /** Renames, replacing the target entry itself (a symlink there is replaced, not followed). */
+  move(from: BytePath, to: BytePath): void;
   /** Owner of the entry itself (lchown: a symlink is changed, not its target). */
   lchown(path: BytePath | string, uid: number, gid: number): void;
   chmodPath(path: BytePath | string, mode: number): void;
@@ -214,8 +220,12 @@ export class NodeSystem implements System {
     fs.linkSync(existing, path);
   }
 
-  writeFileBytes(path: BytePath | string, data: Buffer, mode: number): void {
+  writeNew(path: BytePath, data: Buffer, mode: number): void {
     fs.writeFileSync(path, data, { mode, flag: "wx" });
+  }
+
+  move(from: BytePath, to: BytePath): void {
+    fs.renameSync(from, to);
   }
 
   lchown(path: BytePath | string, uid: number, gid: number): void {
@@ -277,16 +287,27 @@ export class NodeSystem implements System {
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
+      let failed: unknown;
       child.stdout.on("data", (c: Buffer) => {
         if (opts.collect !== false) out.push(c);
-        opts.onStdout?.(c);
+        const pending = failed === undefined ? opts.onStdout?.(c) : undefined;
+        if (pending) {
+          child.stdout.pause();
+          pending.then(
+            () => child.stdout.resume(),
+            (e: unknown) => {
+              failed = e;
+              child.stdout.resume();
+            },
+          );
+        }
       });
       child.stderr.on("data", (c: Buffer) => err.push(c));
       child.on("error", reject);
       // A command that exits before reading all its input closes the pipe; its exit code tells.
       child.stdin.on("error", () => undefined);
       child.on("close", (code) =>
-        resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }),
+        failed === undefined ? resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }) : reject(failed),
       );
       child.stdin.end(opts.input ?? "");
     });
