@@ -4,12 +4,8 @@ import { resolveRef } from "../core/history.js";
 import { diffSnapshots } from "../core/diff.js";
 import { stage, withLock } from "../core/snapshot.js";
 import { VmlError } from "../core/errors.js";
-import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
+import { EXIT_HELP, globals, guestRelative, openContext, printJson, type Io } from "./io.js";
 import { changesJson, renderChanges } from "./render.js";
-
-function toRelative(p: string): Buffer {
-  return Buffer.from(p.replace(/^\/+/, "").replace(/\/+$/, ""));
-}
 
 export function register(program: Command, io: Io): void {
   program
@@ -25,7 +21,7 @@ export function register(program: Command, io: Io): void {
       const lb = ctx.logbook;
       const a = await resolveRef(lb, refs[0] ?? "@");
       const b = refs[1] ? await resolveRef(lb, refs[1]) : await withLock(ctx, async () => (await stage(ctx)).tree);
-      const paths = io.paths.map(toRelative);
+      const paths = io.paths.map((p) => Buffer.from(guestRelative(p)));
       const changes = await diffSnapshots(lb, a, b, paths);
       if (g.json) return printJson(io, { from: a, to: refs[1] ? b : "live", ...changesJson(changes) });
       io.out(renderChanges(changes));

@@ -60,6 +60,13 @@ export function openContext(io: Io, g: GlobalOptions, withProgress = false): Con
   };
 }
 
+/** A path as the user types it on the guest ("/etc/hosts", "etc/hosts/") → relative to the root. */
+export function guestRelative(p: string): string {
+  const parts = p.split("/").filter((x) => x !== "" && x !== ".");
+  if (parts.includes("..")) throw new VmlError("USAGE", `${p}: paths with .. are not accepted; give the path from the guest's root`);
+  return parts.join("/");
+}
+
 export function printJson(io: Io, value: unknown): void {
   io.out(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n");
 }

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { resolveRef } from "../core/history.js";
 import { restore, type RestoreReport } from "../core/restore.js";
 import { EXIT } from "../core/errors.js";
-import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
+import { EXIT_HELP, globals, guestRelative, openContext, printJson, type Io } from "./io.js";
 import { showPath } from "./render.js";
 
 const HEADING = {
@@ -83,7 +83,8 @@ export function register(program: Command, io: Io): void {
       const g = globals(cmd);
       const ctx = openContext(io, g, true);
       const id = await resolveRef(ctx.logbook, ref);
-      const all = [...paths, ...io.paths].map((p) => Buffer.from(p.replace(/^\/+/, "").replace(/\/+$/, "")));
+      // "/" means everything: the same as no path at all.
+      const all = [...paths, ...io.paths].map(guestRelative).filter((p) => p !== "").map((p) => Buffer.from(p));
       const report = await restore(ctx, { id, name: ref, dryRun: Boolean(opts.dryRun), paths: all, removePackages: Boolean(opts.removePackages) });
       if (g.json) printJson(io, reportJson(report));
       else io.out(renderReport(report));

@@ -1,6 +1,6 @@
 // vml-agent rules check PATH: which rule includes or excludes PATH, and where that rule was written.
 import type { Command } from "commander";
-import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
+import { EXIT_HELP, globals, guestRelative, openContext, printJson, type Io } from "./io.js";
 
 export function register(program: Command, io: Io): void {
   const rules = program.command("rules").description("inspect the include/exclude rules");
@@ -13,7 +13,7 @@ export function register(program: Command, io: Io): void {
       const g = globals(cmd);
       const ctx = openContext(io, g);
       const results = paths.map((p) => {
-        const rel = p.replace(/^\/+/, "").replace(/\/+$/, "");
+        const rel = guestRelative(p);
         const st = ctx.sys.lstat(`${ctx.root === "/" ? "" : ctx.root}/${rel}`);
         const d = ctx.rules.explain(rel, st?.kind === "dir");
         const tooBig = d.included && st?.kind === "file" && st.size > ctx.config.sizeLimit;

@@ -38,9 +38,12 @@ function safePath(p: Buffer): boolean {
   return true;
 }
 
-export function inScope(path: Buffer, scope: Buffer[]): boolean {
-  if (!scope.length) return true;
-  return scope.some((p) => path.equals(p) || (path.length > p.length && path.subarray(0, p.length).equals(p) && path[p.length] === 0x2f) || (p.length > path.length && p.subarray(0, path.length).equals(path) && p[path.length] === 0x2f));
+const under = (path: Buffer, p: Buffer) => path.length > p.length && path.subarray(0, p.length).equals(p) && path[p.length] === 0x2f;
+
+/** "in": inside a restored path; "ancestor": a folder on the way to one (created, never removed). */
+export function inScope(path: Buffer, scope: Buffer[]): "in" | "ancestor" | undefined {
+  if (!scope.length || scope.some((p) => path.equals(p) || under(path, p))) return "in";
+  return scope.some((p) => under(p, path)) ? "ancestor" : undefined;
 }
 
 function metaDiffers(a: Entry, b: Entry): boolean {
@@ -67,7 +70,8 @@ export async function planFiles(ctx: Context, refTree: string, liveTree: string,
     const w = want.get(key);
     const h = have.get(key);
     const path = (w ?? h)!.path;
-    if (!inScope(path, scope)) continue;
+    const where = inScope(path, scope);
+    if (!where) continue;
     if (!w && ownFolders.includes(key)) continue;
     if (w && !safePath(w.path)) {
       plan.refused.push({ path, reason: "refused: not a plain path inside the root" });
@@ -75,6 +79,7 @@ export async function planFiles(ctx: Context, refTree: string, liveTree: string,
     }
     const step = decide(key, w?.entry, h?.entry, wantBlobs, haveBlobs);
     if (!step) continue;
+    if (where === "ancestor" && "action" in step && step.action !== "create" && step.action !== "metadata") continue;
     if ("reason" in step) {
       plan.refused.push({ path, reason: step.reason });
       continue;

@@ -10,8 +10,15 @@ export interface Located {
 /** Path keys are latin1 strings of the raw path bytes: one character a byte, exact. */
 export type PathMap<T> = Map<string, T>;
 
-function parseLsTree(out: Buffer): { mode: string; id: string; path: Buffer }[] {
-  const recs: { mode: string; id: string; path: Buffer }[] = [];
+export interface TreeRecord {
+  mode: string;
+  id: string;
+  path: Buffer;
+}
+
+/** Parses `git ls-tree -z` output; paths stay bytes. */
+export function parseLsTree(out: Buffer): TreeRecord[] {
+  const recs: TreeRecord[] = [];
   let pos = 0;
   while (pos < out.length) {
     const end = out.indexOf(0, pos);

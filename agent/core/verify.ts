@@ -4,31 +4,13 @@ import { BASE_REF } from "./logbook.js";
 import { FORMAT_FILE } from "./snapshot.js";
 import { joinPath, MANIFEST_DIR, parseShard, shardPath, STORED_TYPES, type Shard } from "../model/manifest.js";
 import { escapeBytes } from "../model/escape.js";
+import { parseLsTree, type TreeRecord } from "./tree.js";
 import { parseMessage } from "../model/message.js";
 
 export interface VerifyReport {
   snapshots: number;
   refs: number;
   problems: string[];
-}
-
-interface TreeEntry {
-  mode: string;
-  id: string;
-  path: Buffer;
-}
-
-function parseLsTree(out: Buffer): TreeEntry[] {
-  const recs: TreeEntry[] = [];
-  let pos = 0;
-  while (pos < out.length) {
-    const end = out.indexOf(0, pos);
-    const tab = out.indexOf(0x09, pos);
-    const [mode, , id] = out.subarray(pos, tab).toString().split(" ");
-    recs.push({ mode, id, path: out.subarray(tab + 1, end) });
-    pos = end + 1;
-  }
-  return recs;
 }
 
 const show = (p: Buffer) => "/" + escapeBytes(p);
@@ -52,8 +34,8 @@ export async function verify(lb: Logbook): Promise<VerifyReport> {
     const body = (await lb.gitText(["log", "-1", "--format=%B", id]));
     if (!parseMessage(body).meta.trigger) problems.push(`${id.slice(0, 12)}: not a VML snapshot (no Vml-Trigger trailer)`);
     const entries = parseLsTree(await lb.git(["ls-tree", "-r", "-z", "--full-tree", id]));
-    const files = new Map<string, TreeEntry>();
-    const shards: TreeEntry[] = [];
+    const files = new Map<string, TreeRecord>();
+    const shards: TreeRecord[] = [];
     let format = false;
     for (const e of entries) {
       const p = e.path.toString("latin1");
