@@ -15,6 +15,8 @@ export interface FileChange {
   flags: string;
   old?: Entry;
   new?: Entry;
+  /** The second snapshot's content (blob id) when the content differs from the first's. */
+  blob?: string;
 }
 
 export interface Changes {
@@ -70,14 +72,14 @@ function underAny(path: Buffer, prefixes: Buffer[]): boolean {
 /** Changes from tree-ish `a` to tree-ish `b`, optionally limited to paths (relative, no leading "/"). */
 export async function diffSnapshots(lb: Logbook, a: string | undefined, b: string, paths: Buffer[] = []): Promise<Changes> {
   const raw = await diffTree(lb, a ?? EMPTY_TREE, b);
-  const contentChanged = new Set<string>();
+  const contentChanged = new Map<string, string>();
   const shards: RawChange[] = [];
   const special = new Map<string, RawChange>();
   for (const r of raw) {
     const p = r.path.toString("latin1");
     if (p.startsWith(MANIFEST_DIR)) shards.push(r);
     else if (p.startsWith(".vml/")) special.set(p, r);
-    else contentChanged.add(p);
+    else contentChanged.set(p, r.newId);
   }
 
   // Entries of every directory touched, before and after, merged over split shards.
@@ -112,8 +114,9 @@ export async function diffSnapshots(lb: Logbook, a: string | undefined, b: strin
       const eb = b0.get(name);
       const path = joinPath(dir, (eb ?? ea)!.name);
       if (!underAny(path, paths)) continue;
-      const flags = flagsOf(ea, eb, contentChanged.has(path.toString("latin1")));
-      if (flags !== ".....") files.push({ path, flags, old: ea, new: eb });
+      const blob = contentChanged.get(path.toString("latin1"));
+      const flags = flagsOf(ea, eb, blob !== undefined);
+      if (flags !== ".....") files.push({ path, flags, old: ea, new: eb, blob: blob && !/^0+$/.test(blob) ? blob : undefined });
     }
   }
   files.sort((x, y) => Buffer.compare(x.path, y.path));

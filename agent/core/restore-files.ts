@@ -1,9 +1,11 @@
 // Restoring files: plan the difference between the live tree and a snapshot, then apply it without
 // ever writing outside the root or through a symlink, each file appearing whole (temp file + rename).
 import type { Context } from "./context.js";
-import { loadManifest, loadStored, type Located, type PathMap } from "./tree.js";
+import type { Located } from "./tree.js";
+import type { Logbook } from "./logbook.js";
+import { diffSnapshots } from "./diff.js";
 import { parseIdFile } from "../capture/owners.js";
-import type { Entry } from "../model/manifest.js";
+import { bucketOf, joinPath, parseShard, shardPath, type Entry } from "../model/manifest.js";
 import type { TimeSetting } from "../platform/system.js";
 
 export type Action = "create" | "replace" | "update" | "metadata" | "remove";
@@ -56,37 +58,35 @@ function parentKey(key: string): string {
 }
 
 /**
- * The steps that bring the live tree (`liveTree`, just staged) to `refTree`. With a scope, only paths
- * inside it change; the folders leading to it are created if missing, never removed. `ownFolders`
- * are folders the restore itself writes into (the environment script's): kept, their times reset.
+ * The steps that bring the live tree (`liveTree`, just staged) to `refTree`, from the difference
+ * between the two: the cost follows what differs. With a scope, only paths inside it change; the
+ * folders leading to it are created if missing, never removed. `ownFolders` are folders the restore
+ * itself writes into (the environment script's): kept, and their times set again.
  */
 export async function planFiles(ctx: Context, refTree: string, liveTree: string, scope: Buffer[], ownFolders: string[] = []): Promise<FilePlan> {
   const lb = ctx.logbook;
-  const [want, have, wantBlobs, haveBlobs] = await Promise.all([loadManifest(lb, refTree), loadManifest(lb, liveTree), loadStored(lb, refTree), loadStored(lb, liveTree)]);
+  const changes = await diffSnapshots(lb, liveTree, refTree);
   const plan: FilePlan = { steps: [], refused: [], folders: [] };
   const touched = new Set<string>(ownFolders);
-  const keys = new Set([...want.keys(), ...have.keys()]);
-  for (const key of keys) {
-    const w = want.get(key);
-    const h = have.get(key);
-    const path = (w ?? h)!.path;
-    const where = inScope(path, scope);
+  for (const c of changes.files) {
+    const key = c.path.toString("latin1");
+    const where = inScope(c.path, scope);
     if (!where) continue;
-    if (!w && ownFolders.includes(key)) continue;
-    if (w && !safePath(w.path)) {
-      plan.refused.push({ path, reason: "refused: not a plain path inside the root" });
+    if (!c.new && ownFolders.includes(key)) continue;
+    if (c.new && !safePath(c.path)) {
+      plan.refused.push({ path: c.path, reason: "refused: not a plain path inside the root" });
       continue;
     }
-    const step = decide(key, w?.entry, h?.entry, wantBlobs, haveBlobs);
+    const step = decide(c.new, c.old, c.blob);
     if (!step) continue;
-    if (where === "ancestor" && "action" in step && step.action !== "create" && step.action !== "metadata") continue;
     if ("reason" in step) {
-      plan.refused.push({ path, reason: step.reason });
+      plan.refused.push({ path: c.path, reason: step.reason });
       continue;
     }
-    plan.steps.push({ ...step, path });
+    if (where === "ancestor" && step.action !== "create" && step.action !== "metadata") continue;
+    plan.steps.push({ ...step, path: c.path });
     if (step.action !== "metadata") touched.add(parentKey(key));
-    if (w?.entry.type === "d") touched.add(key);
+    if (c.new?.type === "d") touched.add(key);
   }
   // Content an import could not bring (base content this machine lacks) is reported, never guessed.
   const absent = lb.hasMissingContent() ? await lb.missingObjects([...new Set(plan.steps.filter((s) => s.blob).map((s) => s.blob!))]) : new Set<string>();
@@ -97,18 +97,45 @@ export async function planFiles(ctx: Context, refTree: string, liveTree: string,
     plan.steps = plan.steps.filter((x) => !(x.blob && absent.has(x.blob)));
   }
   // Changing a folder's children moves its time: every such folder gets its recorded metadata back.
-  for (const key of touched) {
-    const w = want.get(key);
-    if (w && inScope(w.path, scope)) plan.folders.push(w);
-  }
-  plan.folders.sort((a, b) => b.path.length - a.path.length);
+  const folders = await folderEntries(lb, refTree, [...touched].filter((k) => inScope(Buffer.from(k, "latin1"), scope)));
+  plan.folders = folders.sort((a, b) => b.path.length - a.path.length);
   plan.steps.sort((a, b) => Buffer.compare(a.path, b.path));
   return plan;
 }
 
+/** The recorded entries of some folders, read from their parents' shards in the snapshot. */
+async function folderEntries(lb: Logbook, tree: string, keys: string[]): Promise<Located[]> {
+  const wanted = keys.filter((k) => k !== "").map((k) => Buffer.from(k, "latin1"));
+  const parents = new Map<string, Buffer>();
+  for (const k of wanted) {
+    const slash = k.lastIndexOf(0x2f);
+    const dir = slash < 0 ? Buffer.alloc(0) : k.subarray(0, slash);
+    parents.set(dir.toString("latin1"), dir);
+  }
+  const dirs = [...parents.values()];
+  // A folder's shard is one blob, or one of 256 buckets when the folder is big: try both names.
+  const specs = dirs.flatMap((d) => [shardPath(d), ...wanted.filter((k) => parentOf(k).equals(d)).map((k) => shardPath(d, bucketOf(k.subarray(k.lastIndexOf(0x2f) + 1))))]);
+  const blobs = await lb.readBlobs(specs.map((p) => `${tree}:${p}`));
+  const found = new Map<string, Located>();
+  for (const blob of blobs) {
+    if (!blob) continue;
+    const shard = parseShard(blob.toString());
+    for (const e of shard.entries) {
+      const path = joinPath(shard.dir, e.name);
+      if (e.type === "d" && wanted.some((w) => w.equals(path))) found.set(path.toString("latin1"), { path, entry: e });
+    }
+  }
+  return [...found.values()];
+}
+
+function parentOf(p: Buffer): Buffer {
+  const slash = p.lastIndexOf(0x2f);
+  return slash < 0 ? Buffer.alloc(0) : p.subarray(0, slash);
+}
+
 type Decision = Omit<Step, "path"> | { reason: string } | undefined;
 
-function decide(key: string, w: Entry | undefined, h: Entry | undefined, wantBlobs: PathMap<string>, haveBlobs: PathMap<string>): Decision {
+function decide(w: Entry | undefined, h: Entry | undefined, changedBlob: string | undefined): Decision {
   if (!w) return h ? { action: "remove", have: h } : undefined;
   if (w.type === "L" && (!h || norm(h.type) !== "f" || h.size !== w.size || h.mtimeNs !== w.mtimeNs)) {
     return { reason: `content not stored (over the size limit when recorded, ${w.size} bytes)` };
@@ -116,15 +143,12 @@ function decide(key: string, w: Entry | undefined, h: Entry | undefined, wantBlo
   if (w.type === "s" || w.type === "c" || w.type === "b") {
     if (!h || h.type !== w.type) return { reason: `${w.type === "s" ? "sockets" : "device files"} are not restored` };
   }
-  const blob = w.type === "f" || w.type === "h" ? wantBlobs.get(key) : undefined;
-  if ((w.type === "f" || w.type === "h") && !blob) return { reason: "content missing from the logbook" };
-  if (!h) return { action: "create", want: w, blob };
-  if (norm(w.type) !== norm(h.type)) return { action: "replace", want: w, have: h, blob };
-  const contentDiffers =
-    ((w.type === "f" || w.type === "h") && blob !== haveBlobs.get(key)) ||
-    (w.type === "h" && (h.type !== "h" || !h.link!.equals(w.link!))) ||
-    (w.type === "l" && !h.link!.equals(w.link!));
-  if (contentDiffers) return { action: "update", want: w, have: h, blob };
+  const stored = w.type === "f" || w.type === "h";
+  if (stored && !h && !changedBlob) return { reason: "content missing from the logbook" };
+  if (!h) return { action: "create", want: w, blob: changedBlob };
+  if (norm(w.type) !== norm(h.type)) return stored && !changedBlob ? { reason: "content missing from the logbook" } : { action: "replace", want: w, have: h, blob: changedBlob };
+  const linkDiffers = (w.type === "h" && (h.type !== "h" || !h.link!.equals(w.link!))) || (w.type === "l" && !h.link!.equals(w.link!));
+  if ((stored && changedBlob) || linkDiffers) return { action: "update", want: w, have: h, blob: changedBlob };
   if (metaDiffers(w, h)) return { action: "metadata", want: w, have: h };
   return undefined;
 }
@@ -218,8 +242,9 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
   const content = writes.filter((w) => w.want!.type === "f" || w.want!.type === "h");
   const byBlob = new Map<string, Step[]>();
   for (const s of content) {
-    // A hard link whose first name is being restored too becomes a link to it afterwards.
-    if (s.want!.type === "h" && content.some((o) => o.want!.type === "f" && o.path.equals(s.want!.link!))) continue;
+    // A hard link becomes a link to its first name (written first, or already in place); only
+    // content that must be written is fetched.
+    if (s.want!.type === "h" && (!s.blob || content.some((o) => o.want!.type === "f" && o.path.equals(s.want!.link!)))) continue;
     const list = byBlob.get(s.blob!) ?? [];
     list.push(s);
     byBlob.set(s.blob!, list);
