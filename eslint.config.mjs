@@ -11,7 +11,7 @@ export default tseslint.config(
   },
   {
     // Only the platform layer may touch the machine; the core is tested on temporary roots through System.
-    files: ["agent/core/**/*.ts", "agent/model/**/*.ts", "agent/capture/**/*.ts", "agent/cli/**/*.ts"],
+    files: ["agent/core/**/*.ts", "agent/model/**/*.ts", "agent/capture/**/*.ts", "agent/cli/**/*.ts", "agent/daemon/**/*.ts"],
     ignores: ["agent/cli/main.ts"],
     rules: {
       "no-restricted-imports": ["error", {

@@ -19,8 +19,9 @@ import * as verify from "./verify.js";
 import * as del from "./delete.js";
 import * as prune from "./prune.js";
 import * as exchange from "./exchange.js";
+import * as daemon from "./daemon.js";
 
-const COMMANDS = [init, commit, status, log, show, diff, restore, branch, tag, del, prune, verify, exchange, rules];
+const COMMANDS = [init, commit, status, log, show, diff, restore, branch, tag, del, prune, verify, exchange, daemon, rules];
 
 async function main(argv: string[]): Promise<number> {
   const dash = argv.indexOf("--");

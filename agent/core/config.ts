@@ -18,6 +18,8 @@ export interface Config {
   packages: "auto" | "rpm" | "dpkg" | "none";
   /** Seconds a writer waits for another one holding the logbook before giving up. */
   lockWait: number;
+  /** The daemon's timing, in seconds: quiet before a snapshot, latest delay, least interval. */
+  watch: { settle: number; maxDelay: number; minInterval: number };
   /** Package manager commands for restore; "{root}" stands for ROOT, package names are appended. */
   packageCommands: Record<"rpm" | "dpkg", { install: string[]; remove: string[] }>;
 }
@@ -29,6 +31,7 @@ const DEFAULTS: Omit<Config, "configFile" | "configFound" | "rules" | "envDrop">
   mountsTable: "/proc/mounts",
   packages: "auto",
   lockWait: 30,
+  watch: { settle: 30, maxDelay: 600, minInterval: 60 },
   packageCommands: {
     rpm: { install: ["dnf", "-y", "--installroot", "{root}", "install"], remove: ["dnf", "-y", "--installroot", "{root}", "remove"] },
     dpkg: { install: ["apt-get", "-y", "install"], remove: ["apt-get", "-y", "remove"] },
@@ -124,6 +127,11 @@ function sizeOf(code: "BAD_CONFIG" | "BAD_RULES", doc: Doc, node: Node): number 
   return size;
 }
 
+function seconds(doc: Doc, node: Node, what: string): number {
+  if (!isScalar(node) || typeof node.value !== "number" || !(node.value >= 0)) throw bad("BAD_CONFIG", doc, node, `${what} is a number of seconds`);
+  return node.value;
+}
+
 function scalarString(doc: Doc, node: Node, what: string): string {
   if (!isScalar(node) || typeof node.value !== "string" || node.value === "") throw bad("BAD_CONFIG", doc, node, `${what} must be a string`);
   return node.value;
@@ -160,6 +168,7 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
   if (configFile && !found) throw new VmlError("BAD_CONFIG", `${configFile}: no such configuration file`);
   const user: Partial<Config> & { extraDrop?: string[] } = {};
   const commands = structuredClone(DEFAULTS.packageCommands);
+  const watch = { ...DEFAULTS.watch };
   const commandKey = (format: "rpm" | "dpkg", op: "install" | "remove", doc: Doc) => (n: Node) => {
     const list = stringList("BAD_CONFIG", doc, n, `${format}_${op}`);
     if (!list.length) throw bad("BAD_CONFIG", doc, n, `${format}_${op} needs a command`);
@@ -178,10 +187,10 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
       rpm_remove: commandKey("rpm", "remove", doc),
       dpkg_install: commandKey("dpkg", "install", doc),
       dpkg_remove: commandKey("dpkg", "remove", doc),
-      lock_wait: (n) => {
-        if (!isScalar(n) || typeof n.value !== "number" || !(n.value >= 0)) throw bad("BAD_CONFIG", doc, n, "lock_wait is a number of seconds");
-        user.lockWait = n.value;
-      },
+      watch_settle: (n) => (watch.settle = seconds(doc, n, "watch_settle")),
+      watch_max_delay: (n) => (watch.maxDelay = seconds(doc, n, "watch_max_delay")),
+      watch_min_interval: (n) => (watch.minInterval = seconds(doc, n, "watch_min_interval")),
+      lock_wait: (n) => (user.lockWait = seconds(doc, n, "lock_wait")),
       packages: (n) => {
         const v = scalarString(doc, n, "packages");
         if (!["auto", "rpm", "dpkg", "none"].includes(v)) throw bad("BAD_CONFIG", doc, n, "packages is auto, rpm, dpkg or none");
@@ -204,5 +213,6 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
     packages: user.packages ?? DEFAULTS.packages,
     lockWait: user.lockWait ?? DEFAULTS.lockWait,
     packageCommands: commands,
+    watch,
   };
 }

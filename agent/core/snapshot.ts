@@ -15,6 +15,7 @@ import { renderPackages } from "../model/packages.js";
 import { renderEnv } from "../model/env.js";
 import { renderCvmfs } from "../model/cvmfs.js";
 import { renderTrailers, type Trigger } from "../model/message.js";
+import { diffSnapshots, type Changes } from "./diff.js";
 
 export const FORMAT_FILE = ".vml/format";
 export const PACKAGES_FILE = ".vml/packages";
@@ -213,6 +214,24 @@ async function readHead(lb: Logbook): Promise<Head | undefined> {
 export async function commit(ctx: Context, opts: CommitOptions): Promise<CommitResult> {
   ctx.logbook.requireExists();
   return withLock(ctx, () => commitLocked(ctx, opts));
+}
+
+/**
+ * A snapshot whose message is made from what changed (the daemon's automatic snapshots). The
+ * environment recorded last is kept: a daemon has no user shell of its own.
+ */
+export async function commitDescribed(ctx: Context, trigger: Trigger, describe: (c: Changes) => string): Promise<CommitResult & { message?: string }> {
+  const lb = ctx.logbook;
+  lb.requireExists();
+  return withLock(ctx, async () => {
+    const headP = readHead(lb);
+    const staged = await stage(ctx, { keepEnv: true });
+    const head = await headP;
+    if (head && head.tree === staged.tree) return { id: head.id, unchanged: true, parent: head.id, tree: staged.tree, scan: staged.scan };
+    const message = describe(await diffSnapshots(lb, head?.tree, staged.tree));
+    const id = await writeCommit(ctx, staged.tree, head, { message, trigger });
+    return { id, unchanged: false, parent: head?.id, tree: staged.tree, scan: staged.scan, message };
+  });
 }
 
 /** A snapshot, for callers that already hold the logbook's lock. */

@@ -94,6 +94,8 @@ export interface System {
   pid(): number;
   now(): Date;
   sleep(ms: number): Promise<void>;
+  /** Runs `fn` on a signal to this process; returns the disposal. */
+  onSignal(signal: "SIGTERM" | "SIGINT" | "SIGHUP", fn: () => void): () => void;
   hostname(): string;
   /** The caller's environment (the shell's variables recorded in a snapshot). */
   env(): Record<string, string>;
@@ -337,6 +339,11 @@ export class NodeSystem implements System {
 
   sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
+  }
+
+  onSignal(signal: "SIGTERM" | "SIGINT" | "SIGHUP", fn: () => void): () => void {
+    process.on(signal, fn);
+    return () => void process.off(signal, fn);
   }
 
   hostname(): string {

@@ -1,0 +1,42 @@
+// vml-agent daemon: watch and snapshot until stopped. SIGTERM/SIGINT: finish, then exit 0; SIGHUP:
+// reload the configuration and rules (a broken one is reported and the previous one kept).
+import type { Command } from "commander";
+import { Daemon } from "../daemon/daemon.js";
+import { EXIT_HELP, globals, openContext, type Io } from "./io.js";
+
+export function register(program: Command, io: Io): void {
+  program
+    .command("daemon")
+    .description("watch the recorded trees and the package database, and take a snapshot when changes settle")
+    .addHelpText("after", `\nTiming (seconds) comes from the configuration: watch_settle, watch_max_delay, watch_min_interval.\n${EXIT_HELP}`)
+    .action(async (_opts: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const ctx = openContext(io, g);
+      ctx.logbook.requireExists();
+      const line = (o: Record<string, unknown>) => io.out(JSON.stringify({ time: ctx.sys.now().toISOString(), ...o }) + "\n");
+      const daemon = new Daemon(ctx, {
+        snapshot: (id, message) => line({ event: "snapshot", id, message }),
+        error: (message) => io.err(`vml-agent daemon: ${message}\n`),
+      });
+      let stop!: () => void;
+      const stopped = new Promise<void>((r) => (stop = r));
+      const disposers = [
+        ctx.sys.onSignal("SIGTERM", () => stop()),
+        ctx.sys.onSignal("SIGINT", () => stop()),
+        ctx.sys.onSignal("SIGHUP", () => {
+          try {
+            void daemon.reload(openContext(io, g));
+            line({ event: "reloaded" });
+          } catch (e) {
+            io.err(`vml-agent daemon: configuration not reloaded, the previous one stays: ${(e as Error).message}\n`);
+          }
+        }),
+      ];
+      await daemon.start();
+      line({ event: "watching", root: ctx.root });
+      await stopped;
+      await daemon.close();
+      for (const d of disposers) d();
+      line({ event: "stopped" });
+    });
+}

@@ -1,0 +1,107 @@
+// The daemon: hints from the watch settle into automatic snapshots. One snapshot at a time; close()
+// finishes the one in progress and releases every watcher and timer.
+import type { Context } from "../core/context.js";
+import { commitDescribed } from "../core/snapshot.js";
+import { summarize } from "../model/summary.js";
+import { dueAt, type SettleState } from "./settle.js";
+import { PACKAGE_DBS, watchTree, type Watch } from "./watcher.js";
+
+export interface DaemonEvents {
+  snapshot(id: string, message: string): void;
+  error(message: string): void;
+}
+
+export class Daemon {
+  private state: SettleState = {};
+  private hints = new Set<string>();
+  private timer?: ReturnType<typeof setTimeout>;
+  private watcher?: Watch;
+  private running?: Promise<void>;
+  private closed = false;
+
+  constructor(
+    private ctx: Context,
+    private readonly events: DaemonEvents,
+  ) {}
+
+  /** The watch first, then a full check for what changed while no daemon ran: nothing falls between. */
+  async start(): Promise<void> {
+    await this.watch();
+    await this.snapshot("auto (start-up check)");
+  }
+
+  private async watch(): Promise<void> {
+    const { sys, root, rules } = this.ctx;
+    this.watcher = watchTree(root, rules, (p) => sys.exists(p), (rel) => this.hint(rel), (e) => this.events.error(`watch: ${(e as Error).message}`));
+    await this.watcher.ready;
+  }
+
+  private hint(rel: string): void {
+    if (this.closed) return;
+    const now = this.ctx.sys.now().getTime();
+    this.state.firstHint ??= now;
+    this.state.lastHint = now;
+    this.hints.add(rel);
+    this.schedule();
+  }
+
+  private config() {
+    const w = this.ctx.config.watch;
+    return { settle: w.settle * 1000, maxDelay: w.maxDelay * 1000, minInterval: w.minInterval * 1000 };
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const at = dueAt(this.state, this.config());
+    if (at === undefined || this.closed) return;
+    this.timer = setTimeout(() => void this.fire(), Math.max(0, at - this.ctx.sys.now().getTime()));
+  }
+
+  private async fire(): Promise<void> {
+    this.timer = undefined;
+    if (this.running) return; // the one in progress reschedules when done
+    const hinted = [...this.hints];
+    this.hints.clear();
+    this.state.firstHint = this.state.lastHint = undefined;
+    const pkg = hinted.some((h) => PACKAGE_DBS.some((d) => h === d.slice(1) || h.startsWith(d.slice(1) + "/")));
+    await this.snapshot(pkg ? "package transaction" : "auto", pkg ? "package" : "auto");
+  }
+
+  private snapshot(prefix: string, trigger: "auto" | "package" = "auto"): Promise<void> {
+    const run = (async () => {
+      try {
+        const r = await commitDescribed(this.ctx, trigger, (c) => summarize(prefix, c));
+        if (!r.unchanged) this.events.snapshot(r.id, r.message ?? prefix);
+      } catch (e) {
+        this.events.error(`snapshot failed: ${(e as Error).message}`);
+      } finally {
+        this.state.lastSnapshot = this.ctx.sys.now().getTime();
+        this.running = undefined;
+        if (this.hints.size) {
+          this.state.firstHint ??= this.state.lastSnapshot;
+          this.state.lastHint ??= this.state.lastSnapshot;
+          this.schedule();
+        }
+      }
+    })();
+    this.running = run;
+    return run;
+  }
+
+  /** A new configuration (SIGHUP): the watch follows the new rules. */
+  async reload(ctx: Context): Promise<void> {
+    this.ctx = ctx;
+    await this.watcher?.close();
+    if (!this.closed) await this.watch();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.watcher?.close();
+    this.watcher = undefined;
+    await this.running;
+  }
+}

@@ -1,0 +1,103 @@
+// The daemon on a temporary guest root: automatic snapshots after changes settle, package
+// transactions, signals, and recovery from a kill in the middle of a snapshot.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { AGENT, agent, cleanup, makeGuest, writeFixture, BASE_FIXTURE } from "./helpers/guest.js";
+import { waitFor } from "./helpers/wait.js";
+
+const W = "home/alice/work";
+const FAST = "mounts_table: /nonexistent\nwatch_settle: 0.3\nwatch_min_interval: 0\n";
+
+interface Running {
+  child: ChildProcess;
+  events: Record<string, unknown>[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function startDaemon(root: string): Running {
+  const child = spawn(process.execPath, [AGENT, "--root", root, "daemon"], { env: { PATH: process.env.PATH, HOME: "/root" } });
+  const events: Record<string, unknown>[] = [];
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d) => {
+    out += d;
+    const lines = out.split("\n");
+    out = lines.pop()!;
+    for (const l of lines) events.push(JSON.parse(l));
+  });
+  child.stderr!.on("data", (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  return { child, events, stderr: () => err, exited };
+}
+
+const snapshots = (d: Running) => d.events.filter((e) => e.event === "snapshot");
+
+test("changes settle into an automatic snapshot; a package change gets its own; SIGTERM stops it cleanly", async (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": FAST });
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  const d = startDaemon(root);
+  t.after(() => d.child.kill("SIGKILL"));
+  await waitFor(() => d.events.some((e) => e.event === "watching"), 10_000, "the daemon to watch");
+
+  writeFixture(root, { [`${W}/fit.C`]: "fit\n", [`${W}/plot.C`]: "plot\n" });
+  await waitFor(() => snapshots(d).length === 1, 10_000, "an automatic snapshot");
+  assert.equal(snapshots(d)[0].message, "auto: 2 files in /home/alice/work");
+
+  fs.appendFileSync(`${root}/var/lib/dpkg/status`, "Package: vim\nStatus: install ok installed\nArchitecture: amd64\nVersion: 9.0-1\n\n");
+  await waitFor(() => snapshots(d).length === 2, 10_000, "a package snapshot");
+  assert.equal(snapshots(d)[1].message, "package transaction: 1 package added");
+  const log = agent(root, ["--json", "log"]).json().snapshots as { trigger: string }[];
+  assert.deepEqual(log.map((s) => s.trigger), ["package", "auto", "base"]);
+
+  d.child.kill("SIGTERM");
+  assert.equal(await d.exited, 0, d.stderr());
+  assert.equal(d.events.at(-1)?.event, "stopped");
+  assert.ok(!fs.existsSync(`${root}/var/lib/vml/logbook/vml.lock`));
+});
+
+test("a daemon killed in the middle of a snapshot recovers at the next start, and the logbook verifies", async (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": FAST });
+  t.after(() => cleanup(root));
+  agent(root, ["init"]);
+  const d = startDaemon(root);
+  t.after(() => d.child.kill("SIGKILL"));
+  await waitFor(() => d.events.some((e) => e.event === "watching"), 10_000, "the daemon to watch");
+  for (let i = 0; i < 60; i++) writeFixture(root, Object.fromEntries(Array.from({ length: 50 }, (_, j) => [`${W}/run${i}/out${j}.txt`, `${i} ${j}\n`.repeat(40)])));
+  const lock = `${root}/var/lib/vml/logbook/vml.lock`;
+  await waitFor(() => fs.existsSync(lock), 20_000, "a snapshot to start");
+  d.child.kill("SIGKILL");
+  await d.exited;
+
+  const again = startDaemon(root);
+  t.after(() => again.child.kill("SIGKILL"));
+  await waitFor(() => again.events.some((e) => e.event === "watching"), 30_000, "the restarted daemon");
+  const v = agent(root, ["verify"]);
+  assert.equal(v.code, 0, v.stdout);
+  assert.equal(agent(root, ["--json", "status"]).json().added instanceof Array, true);
+  assert.deepEqual(agent(root, ["--json", "status"]).json().added, [], "everything was recorded after the restart");
+  again.child.kill("SIGTERM");
+  assert.equal(await again.exited, 0);
+});
+
+test("SIGHUP with a broken configuration keeps the previous one and goes on", async (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": FAST });
+  t.after(() => cleanup(root));
+  agent(root, ["init"]);
+  const d = startDaemon(root);
+  t.after(() => d.child.kill("SIGKILL"));
+  await waitFor(() => d.events.some((e) => e.event === "watching"), 10_000, "the daemon to watch");
+  fs.writeFileSync(`${root}/etc/vml/agent.yaml`, "rules: [unclosed\n");
+  d.child.kill("SIGHUP");
+  await waitFor(() => d.stderr().includes("configuration not reloaded"), 10_000, "the reload to be refused");
+  assert.match(d.stderr(), /agent\.yaml:\d+:\d+: malformed YAML/);
+  fs.writeFileSync(`${root}/etc/vml/agent.yaml`, FAST);
+  writeFixture(root, { [`${W}/after.C`]: "x\n" });
+  await waitFor(() => snapshots(d).some((s) => s.message === "auto: 2 files in /"), 10_000, "a snapshot with the previous configuration");
+  assert.deepEqual(agent(root, ["--json", "status"]).json().added, [], "after.C was recorded");
+  d.child.kill("SIGTERM");
+  assert.equal(await d.exited, 0);
+});
