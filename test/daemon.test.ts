@@ -101,3 +101,38 @@ test("SIGHUP with a broken configuration keeps the previous one and goes on", as
   d.child.kill("SIGTERM");
   assert.equal(await d.exited, 0);
 });
+
+test("schedules: a periodic snapshot and a prune run, with cron expressions from the configuration", async (t) => {
+  const config = [
+    "mounts_table: /nonexistent",
+    "watch_settle: 3600",
+    "schedule_snapshot: '*/1 * * * * *'",
+    "schedule_prune: '*/3 * * * * *'",
+    "prune_keep_last: 1",
+    "",
+  ].join("\n");
+  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": config });
+  t.after(() => cleanup(root));
+  agent(root, ["init"]);
+  const d = startDaemon(root);
+  t.after(() => d.child.kill("SIGKILL"));
+  await waitFor(() => d.events.some((e) => e.event === "watching"), 10_000, "the daemon to watch");
+  for (let i = 0; i < 3; i++) {
+    writeFixture(root, { [`${W}/step${i}.C`]: `${i}\n` });
+    await waitFor(() => snapshots(d).length === i + 1, 10_000, `scheduled snapshot ${i + 1}`);
+  }
+  assert.match(String(snapshots(d)[0].message), /^scheduled: 1 file in \/home\/alice\/work$/);
+  await waitFor(() => d.events.some((e) => e.event === "note" && /^prune kept \d+ snapshots and deleted [1-9]/.test(String(e.message))), 10_000, "a prune run");
+  const triggers = () => (agent(root, ["--json", "log"]).json().snapshots as { trigger: string }[]).map((s) => s.trigger).join(",");
+  await waitFor(() => triggers() === "schedule,base", 15_000, "the prune to leave the latest and the base");
+  d.child.kill("SIGTERM");
+  assert.equal(await d.exited, 0, d.stderr());
+});
+
+test("a schedule that is not a cron expression is refused with its line", (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": "schedule_snapshot: every hour\n" });
+  t.after(() => cleanup(root));
+  const r = agent(root, ["rules", "check", "/etc"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /agent\.yaml:1:20: schedule_snapshot: "every hour" is not a cron expression/);
+});

@@ -8,7 +8,9 @@ export function register(program: Command, io: Io): void {
   program
     .command("daemon")
     .description("watch the recorded trees and the package database, and take a snapshot when changes settle")
-    .addHelpText("after", `\nTiming (seconds) comes from the configuration: watch_settle, watch_max_delay, watch_min_interval.\n${EXIT_HELP}`)
+    .addHelpText("after", `\nTiming (seconds) comes from the configuration: watch_settle, watch_max_delay, watch_min_interval;
+cron schedules from schedule_snapshot, schedule_rescan (default every 30 minutes), schedule_prune
+with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
     .action(async (_opts: unknown, cmd: Command) => {
       const g = globals(cmd);
       const ctx = openContext(io, g);
@@ -17,6 +19,7 @@ export function register(program: Command, io: Io): void {
       const daemon = new Daemon(ctx, {
         snapshot: (id, message) => line({ event: "snapshot", id, message }),
         error: (message) => io.err(`vml-agent daemon: ${message}\n`),
+        note: (message) => line({ event: "note", message }),
       });
       let stop!: () => void;
       const stopped = new Promise<void>((r) => (stop = r));

@@ -4,6 +4,7 @@
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node } from "yaml";
 import { VmlError } from "./errors.js";
 import { parseSize, type RuleSource } from "../model/rules.js";
+import { validate as validateCron } from "node-cron";
 import type { System } from "../platform/system.js";
 
 export interface Config {
@@ -20,6 +21,10 @@ export interface Config {
   lockWait: number;
   /** The daemon's timing, in seconds: quiet before a snapshot, latest delay, least interval. */
   watch: { settle: number; maxDelay: number; minInterval: number };
+  /** The daemon's cron schedules ("" for none): a periodic snapshot, a full rescan, a prune run. */
+  schedule: { snapshot: string; rescan: string; prune: string };
+  /** The retention the scheduled prune applies. */
+  pruneKeep: { last?: number; hourly?: number; daily?: number; weekly?: number; monthly?: number };
   /** Package manager commands for restore; "{root}" stands for ROOT, package names are appended. */
   packageCommands: Record<"rpm" | "dpkg", { install: string[]; remove: string[] }>;
 }
@@ -32,6 +37,8 @@ const DEFAULTS: Omit<Config, "configFile" | "configFound" | "rules" | "envDrop">
   packages: "auto",
   lockWait: 30,
   watch: { settle: 30, maxDelay: 600, minInterval: 60 },
+  schedule: { snapshot: "", rescan: "*/30 * * * *", prune: "" },
+  pruneKeep: {},
   packageCommands: {
     rpm: { install: ["dnf", "-y", "--installroot", "{root}", "install"], remove: ["dnf", "-y", "--installroot", "{root}", "remove"] },
     dpkg: { install: ["apt-get", "-y", "install"], remove: ["apt-get", "-y", "remove"] },
@@ -169,6 +176,17 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
   const user: Partial<Config> & { extraDrop?: string[] } = {};
   const commands = structuredClone(DEFAULTS.packageCommands);
   const watch = { ...DEFAULTS.watch };
+  const schedule = { ...DEFAULTS.schedule };
+  const pruneKeep: Config["pruneKeep"] = {};
+  const cronKey = (key: keyof typeof schedule, doc: Doc) => (n: Node) => {
+    const v = isScalar(n) && (n.value === null || n.value === "") ? "" : scalarString(doc, n, `schedule_${key}`);
+    if (v !== "" && !validateCron(v)) throw bad("BAD_CONFIG", doc, n, `schedule_${key}: "${v}" is not a cron expression (minute hour day month weekday)`);
+    schedule[key] = v;
+  };
+  const keepKey = (key: keyof Config["pruneKeep"], doc: Doc) => (n: Node) => {
+    if (!isScalar(n) || typeof n.value !== "number" || !Number.isInteger(n.value) || n.value < 0) throw bad("BAD_CONFIG", doc, n, `prune_keep_${key} is a whole number`);
+    pruneKeep[key] = n.value;
+  };
   const commandKey = (format: "rpm" | "dpkg", op: "install" | "remove", doc: Doc) => (n: Node) => {
     const list = stringList("BAD_CONFIG", doc, n, `${format}_${op}`);
     if (!list.length) throw bad("BAD_CONFIG", doc, n, `${format}_${op} needs a command`);
@@ -191,12 +209,23 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
       watch_max_delay: (n) => (watch.maxDelay = seconds(doc, n, "watch_max_delay")),
       watch_min_interval: (n) => (watch.minInterval = seconds(doc, n, "watch_min_interval")),
       lock_wait: (n) => (user.lockWait = seconds(doc, n, "lock_wait")),
+      schedule_snapshot: cronKey("snapshot", doc),
+      schedule_rescan: cronKey("rescan", doc),
+      schedule_prune: cronKey("prune", doc),
+      prune_keep_last: keepKey("last", doc),
+      prune_keep_hourly: keepKey("hourly", doc),
+      prune_keep_daily: keepKey("daily", doc),
+      prune_keep_weekly: keepKey("weekly", doc),
+      prune_keep_monthly: keepKey("monthly", doc),
       packages: (n) => {
         const v = scalarString(doc, n, "packages");
         if (!["auto", "rpm", "dpkg", "none"].includes(v)) throw bad("BAD_CONFIG", doc, n, "packages is auto, rpm, dpkg or none");
         user.packages = v as Config["packages"];
       },
     });
+  }
+  if (schedule.prune && !Object.keys(pruneKeep).length) {
+    throw new VmlError("BAD_CONFIG", `${file}: schedule_prune needs at least one prune_keep_... (it would delete every snapshot)`);
   }
   const sets = (user.ruleSets ?? [...DEFAULTS.ruleSets]).map((n) => loadRuleSet(sys, rulesDir, n));
   let sizeLimit: number = DEFAULTS.sizeLimit;
@@ -214,5 +243,7 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
     lockWait: user.lockWait ?? DEFAULTS.lockWait,
     packageCommands: commands,
     watch,
+    schedule,
+    pruneKeep,
   };
 }

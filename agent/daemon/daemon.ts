@@ -5,10 +5,14 @@ import { commitDescribed } from "../core/snapshot.js";
 import { summarize } from "../model/summary.js";
 import { dueAt, type SettleState } from "./settle.js";
 import { PACKAGE_DBS, watchTree, type Watch } from "./watcher.js";
+import { prune } from "../core/prune.js";
+import { schedule as cron, type ScheduledTask } from "node-cron";
 
 export interface DaemonEvents {
   snapshot(id: string, message: string): void;
   error(message: string): void;
+  /** Something worth a line in the log (a schedule that waited, a prune's result). */
+  note(message: string): void;
 }
 
 export class Daemon {
@@ -16,6 +20,7 @@ export class Daemon {
   private hints = new Set<string>();
   private timer?: ReturnType<typeof setTimeout>;
   private watcher?: Watch;
+  private tasks: ScheduledTask[] = [];
   private running?: Promise<void>;
   private closed = false;
 
@@ -28,6 +33,44 @@ export class Daemon {
   async start(): Promise<void> {
     await this.watch();
     await this.snapshot("auto (start-up check)");
+    this.scheduleJobs();
+  }
+
+  /** The cron schedules. A job that fires while a snapshot runs waits for it, and says so. */
+  private scheduleJobs(): void {
+    const s = this.ctx.config.schedule;
+    const job = (name: string, expr: string, fn: () => Promise<void>) => {
+      if (!expr) return;
+      this.tasks.push(
+        cron(
+          expr,
+          async () => {
+            if (this.closed) return;
+            if (this.running) {
+              this.events.note(`schedule ${name} waits for the snapshot in progress`);
+              await this.running;
+            }
+            await fn();
+          },
+          { name: `vml-${name}`, noOverlap: true },
+        ),
+      );
+    };
+    job("snapshot", s.snapshot, () => this.snapshot("scheduled", "schedule"));
+    job("rescan", s.rescan, () => this.snapshot("rescan", "schedule"));
+    job("prune", s.prune, async () => {
+      try {
+        const r = await prune(this.ctx, this.ctx.config.pruneKeep, false);
+        this.events.note(`prune kept ${r.keep.length} snapshots and deleted ${r.remove.length}`);
+      } catch (e) {
+        this.events.error(`prune failed: ${(e as Error).message}`);
+      }
+    });
+  }
+
+  private async stopJobs(): Promise<void> {
+    for (const t of this.tasks) await t.destroy();
+    this.tasks = [];
   }
 
   private async watch(): Promise<void> {
@@ -68,7 +111,7 @@ export class Daemon {
     await this.snapshot(pkg ? "package transaction" : "auto", pkg ? "package" : "auto");
   }
 
-  private snapshot(prefix: string, trigger: "auto" | "package" = "auto"): Promise<void> {
+  private snapshot(prefix: string, trigger: "auto" | "package" | "schedule" = "auto"): Promise<void> {
     const run = (async () => {
       try {
         const r = await commitDescribed(this.ctx, trigger, (c) => summarize(prefix, c));
@@ -92,14 +135,18 @@ export class Daemon {
   /** A new configuration (SIGHUP): the watch follows the new rules. */
   async reload(ctx: Context): Promise<void> {
     this.ctx = ctx;
+    await this.stopJobs();
     await this.watcher?.close();
-    if (!this.closed) await this.watch();
+    if (this.closed) return;
+    await this.watch();
+    this.scheduleJobs();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    await this.stopJobs();
     await this.watcher?.close();
     this.watcher = undefined;
     await this.running;
