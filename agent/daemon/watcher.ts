@@ -25,6 +25,8 @@ export function watchRoots(rules: RuleSet): string[] {
 export interface Watch {
   /** Settles when the initial crawl is done: from then on, every change gives a hint. */
   ready: Promise<void>;
+  /** How many folders are watched (one inotify watch each). */
+  folders(): number;
   close(): Promise<void>;
 }
 
@@ -51,5 +53,5 @@ export function watchTree(root: string, rules: RuleSet, exists: (p: string) => b
   watcher.on("all", (_event, p) => onHint(rel(p)));
   watcher.on("error", onError);
   const ready = new Promise<void>((r) => watcher.once("ready", () => r()));
-  return { ready, close: () => watcher.close() };
+  return { ready, folders: () => Object.keys(watcher.getWatched()).length, close: () => watcher.close() };
 }
