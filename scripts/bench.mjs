@@ -80,7 +80,7 @@ async function daemonAtRest(root, env, seconds = 10) {
       for (const l of buf.split("\n").slice(0, -1)) {
         const e = JSON.parse(l);
         if (e.event === "watching") {
-          folders = e.folders;
+          folders = e.watches;
           resolve();
         }
       }
@@ -196,7 +196,7 @@ try {
   console.log(`\npeak memory (largest process): init ${mib(res.vmlInit.rssKiB)}, incremental ${mib(median(inc.vmlRss))}`);
   console.log(`one-line change adds ${added} bytes to the logbook (${objs.length} objects)`);
   console.log(`peak memory of a full restore: ${mib(r.vml.rssKiB)}`);
-  console.log(`daemon at rest watching ${rest.folders} folders (${FILES} files): ${rest.rssMiB.toFixed(0)} MiB resident, ${rest.cpuPercent.toFixed(2)}% CPU over ${rest.seconds} s (ready after ${rest.readySecs.toFixed(1)} s)`);
+  console.log(`daemon at rest holding ${rest.folders} watches (${FILES} files): ${rest.rssMiB.toFixed(0)} MiB resident, ${rest.cpuPercent.toFixed(2)}% CPU over ${rest.seconds} s (ready after ${rest.readySecs.toFixed(1)} s)`);
   console.log(`targets: init within 1.3x git, incremental within 1.5x git and 5x faster than restic, one-line change under 65536 bytes;`);
   console.log(`         restore faster than rsync and restic, within 2x of git checkout`);
 } finally {

@@ -36,7 +36,7 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
         }),
       ];
       await daemon.start();
-      line({ event: "watching", root: ctx.root, folders: daemon.watchedFolders() });
+      line({ event: "watching", root: ctx.root, watches: daemon.watches() });
       await stopped;
       await daemon.close();
       for (const d of disposers) d();

@@ -77,22 +77,22 @@ export class Daemon {
     const { sys, root, rules } = this.ctx;
     this.watcher = watchTree(root, rules, (p) => sys.exists(p), (rel) => this.hint(rel), (e) => this.events.error(`watch: ${(e as Error).message}`));
     await this.watcher.ready;
-    this.checkWatchLimit(this.watcher.folders());
+    this.checkWatchLimit(this.watcher.watches());
   }
 
   /** inotify drops nothing silently below its limit: stay well below it, raising it when allowed. */
-  private checkWatchLimit(folders: number): void {
+  private checkWatchLimit(watches: number): void {
     const file = "/proc/sys/fs/inotify/max_user_watches";
     const { sys } = this.ctx;
     if (!sys.exists(file)) return;
     const limit = Number(sys.readFile(file).toString().trim());
-    if (!(folders > limit * 0.8)) return;
-    const wanted = Math.max(folders * 2, limit);
+    if (!(watches > limit * 0.8)) return;
+    const wanted = Math.max(watches * 2, limit);
     try {
       sys.writeFile(file, `${wanted}\n`);
-      this.events.note(`watching ${folders} folders: raised fs.inotify.max_user_watches from ${limit} to ${wanted}`);
+      this.events.note(`${watches} watches: raised fs.inotify.max_user_watches from ${limit} to ${wanted}`);
     } catch {
-      this.events.error(`watching ${folders} folders is close to fs.inotify.max_user_watches (${limit}); raise it (sysctl fs.inotify.max_user_watches=${wanted}) or changes may go unseen until the next rescan`);
+      this.events.error(`${watches} watches is close to fs.inotify.max_user_watches (${limit}); raise it (sysctl fs.inotify.max_user_watches=${wanted}) or changes may go unseen until the next rescan`);
     }
   }
 
@@ -149,8 +149,8 @@ export class Daemon {
     return run;
   }
 
-  watchedFolders(): number {
-    return this.watcher?.folders() ?? 0;
+  watches(): number {
+    return this.watcher?.watches() ?? 0;
   }
 
   /** A new configuration (SIGHUP): the watch follows the new rules. */

@@ -25,8 +25,8 @@ export function watchRoots(rules: RuleSet): string[] {
 export interface Watch {
   /** Settles when the initial crawl is done: from then on, every change gives a hint. */
   ready: Promise<void>;
-  /** How many folders are watched (one inotify watch each). */
-  folders(): number;
+  /** How many inotify watches the watch holds: chokidar watches every folder and every file. */
+  watches(): number;
   close(): Promise<void>;
 }
 
@@ -53,5 +53,9 @@ export function watchTree(root: string, rules: RuleSet, exists: (p: string) => b
   watcher.on("all", (_event, p) => onHint(rel(p)));
   watcher.on("error", onError);
   const ready = new Promise<void>((r) => watcher.once("ready", () => r()));
-  return { ready, folders: () => Object.keys(watcher.getWatched()).length, close: () => watcher.close() };
+  const watches = () => {
+    const w = watcher.getWatched();
+    return Object.keys(w).length + Object.values(w).reduce((n, names) => n + names.length, 0);
+  };
+  return { ready, watches, close: () => watcher.close() };
 }
