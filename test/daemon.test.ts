@@ -136,3 +136,36 @@ test("a schedule that is not a cron expression is refused with its line", (t) =>
   assert.equal(r.code, 2);
   assert.match(r.stderr, /agent\.yaml:1:20: schedule_snapshot: "every hour" is not a cron expression/);
 });
+
+test("commits through the daemon's socket carry the caller's environment and are serialised", async (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n", "etc/group": "root:x:0:\nvml:x:990:alice\n" });
+  t.after(() => cleanup(root));
+  agent(root, ["init"]);
+  const d = startDaemon(root);
+  t.after(() => d.child.kill("SIGKILL"));
+  await waitFor(() => d.events.some((e) => e.event === "watching"), 10_000, "the daemon to watch");
+  const sock = fs.statSync(`${root}/run/vml/agent.sock`);
+  assert.equal(sock.mode & 0o777, 0o660);
+  assert.equal(sock.gid, 990);
+
+  writeFixture(root, { [`${W}/a.C`]: "a\n" });
+  const run = (msg: string) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const c = spawn(process.execPath, [AGENT, "--root", root, "--json", "commit", "-m", msg], { env: { PATH: process.env.PATH, USER: "alice", ANALYSIS: msg } });
+      let out = "";
+      c.stdout.on("data", (x) => (out += x));
+      c.on("exit", (code) => resolve({ code, out }));
+    });
+  const [x, y] = await Promise.all([run("first"), run("second")]);
+  assert.equal(x.code, 0);
+  assert.equal(y.code, 0);
+  const results = [JSON.parse(x.out), JSON.parse(y.out)];
+  assert.equal(results.filter((r) => r.unchanged === false).length >= 1, true);
+  const requests = d.events.filter((e) => e.event === "request");
+  assert.deepEqual(requests.map((e) => [e.command, e.user, e.exit]), [["commit", "alice", 0], ["commit", "alice", 0]]);
+  const log = agent(root, ["--json", "log"]).json().snapshots as { author: string }[];
+  assert.equal(log[0].author, "alice");
+  d.child.kill("SIGTERM");
+  assert.equal(await d.exited, 0);
+  assert.ok(!fs.existsSync(`${root}/run/vml/agent.sock`), "the socket is removed on exit");
+});

@@ -4,5 +4,5 @@ import { globMatcher } from "../model/rules.js";
 import type { System } from "../platform/system.js";
 
 export function captureEnv(sys: System, drop: string[]): Record<string, string> {
-  return filterEnv(sys.env(), globMatcher(drop));
+  return filterEnv(sys.callerEnv(), globMatcher(drop));
 }

@@ -2,7 +2,23 @@
 // reload the configuration and rules (a broken one is reported and the previous one kept).
 import type { Command } from "commander";
 import { Daemon } from "../daemon/daemon.js";
+import { CallerSystem } from "../platform/system.js";
+import { serve, type Message } from "../platform/socket.js";
+import { parseIdFile } from "../capture/owners.js";
 import { EXIT_HELP, globals, openContext, type Io } from "./io.js";
+import { FORWARDED, SOCKET } from "./forward.js";
+import { runCli } from "./program.js";
+
+/** A user's command line, bound to the daemon's own root and configuration whatever it asked for. */
+function boundArgv(argv: string[], root: string, config?: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--root" || a === "--config") i++;
+    else if (!a.startsWith("--root=") && !a.startsWith("--config=")) out.push(a);
+  }
+  return ["--root", root, ...(config ? ["--config", config] : []), ...out];
+}
 
 export function register(program: Command, io: Io): void {
   program
@@ -36,8 +52,23 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
         }),
       ];
       await daemon.start();
-      line({ event: "watching", root: ctx.root, watches: daemon.watches() });
+      const groups = `${ctx.root === "/" ? "" : ctx.root}/etc/group`;
+      const gid = ctx.sys.exists(groups) ? [...parseIdFile(ctx.sys.readFile(groups).toString())].find(([, n]) => n === ctx.config.socketGroup)?.[0] : undefined;
+      const server = await serve(`${ctx.root === "/" ? "" : ctx.root}${SOCKET}`, gid, async (req: Message, reply) => {
+        const argv = Array.isArray(req.argv) ? req.argv.filter((a): a is string => typeof a === "string") : [];
+        const env = req.env && typeof req.env === "object" ? (req.env as Record<string, string>) : {};
+        const cmd = argv.find((a, i) => !a.startsWith("-") && argv[i - 1] !== "--root" && argv[i - 1] !== "--config");
+        if (!cmd || !FORWARDED.has(cmd)) {
+          reply({ err: `vml-agent daemon: only ${[...FORWARDED].join(", ")} run through the daemon\n` });
+          return reply({ exit: 2 });
+        }
+        const code = await runCli(boundArgv(argv, ctx.root, g.config), { sys: new CallerSystem(env), out: (t) => reply({ out: t }), err: (t) => reply({ err: t }), stderrIsTTY: false });
+        line({ event: "request", command: cmd, user: env.USER ?? null, exit: code });
+        reply({ exit: code });
+      });
+      line({ event: "watching", root: ctx.root, watches: daemon.watches(), socket: gid === undefined ? "root only" : ctx.config.socketGroup });
       await stopped;
+      await server.close();
       await daemon.close();
       for (const d of disposers) d();
       line({ event: "stopped" });

@@ -23,6 +23,8 @@ export interface Config {
   watch: { settle: number; maxDelay: number; minInterval: number };
   /** The daemon's cron schedules ("" for none): a periodic snapshot, a full rescan, a prune run. */
   schedule: { snapshot: string; rescan: string; prune: string };
+  /** The group whose members may use the daemon's socket (mode 0660); root only when it does not exist. */
+  socketGroup: string;
   /** The retention the scheduled prune applies. */
   pruneKeep: { last?: number; hourly?: number; daily?: number; weekly?: number; monthly?: number };
   /** Package manager commands for restore; "{root}" stands for ROOT, package names are appended. */
@@ -39,6 +41,7 @@ const DEFAULTS: Omit<Config, "configFile" | "configFound" | "rules" | "envDrop">
   watch: { settle: 30, maxDelay: 600, minInterval: 60 },
   schedule: { snapshot: "", rescan: "*/30 * * * *", prune: "" },
   pruneKeep: {},
+  socketGroup: "vml",
   packageCommands: {
     rpm: { install: ["dnf", "-y", "--installroot", "{root}", "install"], remove: ["dnf", "-y", "--installroot", "{root}", "remove"] },
     dpkg: { install: ["apt-get", "-y", "install"], remove: ["apt-get", "-y", "remove"] },
@@ -209,6 +212,7 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
       watch_max_delay: (n) => (watch.maxDelay = seconds(doc, n, "watch_max_delay")),
       watch_min_interval: (n) => (watch.minInterval = seconds(doc, n, "watch_min_interval")),
       lock_wait: (n) => (user.lockWait = seconds(doc, n, "lock_wait")),
+      socket_group: (n) => (user.socketGroup = scalarString(doc, n, "socket_group")),
       schedule_snapshot: cronKey("snapshot", doc),
       schedule_rescan: cronKey("rescan", doc),
       schedule_prune: cronKey("prune", doc),
@@ -241,6 +245,7 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
     mountsTable: user.mountsTable ?? DEFAULTS.mountsTable,
     packages: user.packages ?? DEFAULTS.packages,
     lockWait: user.lockWait ?? DEFAULTS.lockWait,
+    socketGroup: user.socketGroup ?? DEFAULTS.socketGroup,
     packageCommands: commands,
     watch,
     schedule,

@@ -250,7 +250,7 @@ export async function commitLocked(ctx: Context, opts: CommitOptions): Promise<C
 
 async function writeCommit(ctx: Context, tree: string, head: Head | undefined, opts: CommitOptions): Promise<string> {
   const { sys, logbook: lb, config } = ctx;
-  const env = sys.env();
+  const env = sys.callerEnv();
   const user = env.SUDO_USER || env.USER || env.LOGNAME || "root";
   const host = sys.hostname();
   const date = `${Math.floor(sys.now().getTime() / 1000)} +0000`;

@@ -97,8 +97,13 @@ export interface System {
   /** Runs `fn` on a signal to this process; returns the disposal. */
   onSignal(signal: "SIGTERM" | "SIGINT" | "SIGHUP", fn: () => void): () => void;
   hostname(): string;
-  /** The caller's environment (the shell's variables recorded in a snapshot). */
+  /** This process's environment: what commands run with. */
   env(): Record<string, string>;
+  /**
+   * The environment a snapshot records and names its author from: the caller's shell. The same as
+   * env() here; the daemon answers a user's request with that user's variables, never runs with them.
+   */
+  callerEnv(): Record<string, string>;
   getxattr(path: string, name: string): Promise<string | undefined>;
 }
 
@@ -356,6 +361,10 @@ export class NodeSystem implements System {
     return out;
   }
 
+  callerEnv(): Record<string, string> {
+    return this.env();
+  }
+
   async getxattr(path: string, name: string): Promise<string | undefined> {
     // Node has no xattr API; getfattr (package attr) reads them where installed.
     try {
@@ -364,5 +373,16 @@ export class NodeSystem implements System {
     } catch {
       return undefined;
     }
+  }
+}
+
+/** A request's view of the machine: the daemon's system, recording the requesting user's variables. */
+export class CallerSystem extends NodeSystem {
+  constructor(private readonly caller: Record<string, string>) {
+    super();
+  }
+
+  callerEnv(): Record<string, string> {
+    return this.caller;
   }
 }
