@@ -3,8 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { spawn, type ChildProcess } from "node:child_process";
-import { AGENT, agent, cleanup, makeGuest, writeFixture, BASE_FIXTURE } from "./helpers/guest.js";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { AGENT, REPO, agent, cleanup, makeGuest, writeFixture, BASE_FIXTURE } from "./helpers/guest.js";
 import { waitFor } from "./helpers/wait.js";
 
 const W = "home/alice/work";
@@ -168,4 +168,28 @@ test("commits through the daemon's socket carry the caller's environment and are
   d.child.kill("SIGTERM");
   assert.equal(await d.exited, 0);
   assert.ok(!fs.existsSync(`${root}/run/vml/agent.sock`), "the socket is removed on exit");
+});
+
+test("package-manager hooks: a snapshot before and after a transaction, the second saying what changed", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  agent(root, ["init"]);
+  writeFixture(root, { [`${W}/unsaved.C`]: "work in progress\n" });
+  const pre = agent(root, ["--json", "hook", "pre"]);
+  assert.equal(pre.code, 0, pre.stderr);
+  fs.appendFileSync(`${root}/var/lib/dpkg/status`, "Package: root-system\nStatus: install ok installed\nArchitecture: amd64\nVersion: 6.30-1\n\n");
+  const post = agent(root, ["--json", "hook", "post"]);
+  assert.equal(post.code, 0, post.stderr);
+  const log = agent(root, ["--json", "log"]).json().snapshots as { trigger: string; message: string }[];
+  assert.deepEqual(log.slice(0, 2).map((s) => [s.trigger, s.message]), [
+    ["package", "package transaction: 1 package added"],
+    ["package", "before a package transaction"],
+  ]);
+  assert.equal(agent(root, ["hook", "during"]).code, 2);
+});
+
+test("the shipped dnf and yum hook plugins are valid Python", () => {
+  for (const f of ["scripts/hooks/dnf/vml.py", "scripts/hooks/yum/vml.py"]) {
+    execFileSync("python3", ["-c", "import sys, ast; ast.parse(open(sys.argv[1]).read())", `${REPO}/${f}`]);
+  }
 });

@@ -4,7 +4,7 @@ import { ask } from "../platform/socket.js";
 import type { System } from "../platform/system.js";
 
 /** What may run in the daemon for any user of the socket's group: recording and reading. */
-export const FORWARDED = new Set(["commit", "status", "log", "show", "diff"]);
+export const FORWARDED = new Set(["commit", "status", "log", "show", "diff", "hook"]);
 export const SOCKET = "/run/vml/agent.sock";
 
 function rootOf(argv: string[]): string {

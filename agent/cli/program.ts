@@ -19,8 +19,9 @@ import * as del from "./delete.js";
 import * as prune from "./prune.js";
 import * as exchange from "./exchange.js";
 import * as daemon from "./daemon.js";
+import * as hook from "./hook.js";
 
-const COMMANDS = [init, commit, status, log, show, diff, restore, branch, tag, del, prune, verify, exchange, daemon, rules];
+const COMMANDS = [init, commit, status, log, show, diff, restore, branch, tag, del, prune, verify, exchange, daemon, hook, rules];
 
 export async function runCli(argv: string[], base: Omit<Io, "paths" | "exitCode">): Promise<number> {
   const dash = argv.indexOf("--");
