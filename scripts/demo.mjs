@@ -56,7 +56,8 @@ put("home/alice/work/zmumu/notes with spaces.txt", "first look at 2024 data\n");
 for (let i = 0; i < 200; i++) put(`home/alice/work/zmumu/config/cut${String(i).padStart(3, "0")}.yaml`, `cut: ${i}\n`);
 for (const p of ["home/alice", "home/alice/work", "home/alice/work/zmumu"]) fs.chownSync(path.join(root, p), 1000, 1000);
 
-const env = { ...process.env, ROOTSYS: "/cvmfs/sft.cern.ch/lcg/releases/ROOT/6.30.02", ATLAS_LOCAL_ROOT_BASE: "/cvmfs/atlas.cern.ch/repo/ATLASLocalRootBase" };
+// A shell of Alice's: a few variables, not this machine's whole environment.
+const env = { PATH: process.env.PATH, HOME: "/home/alice", USER: "alice", LANG: "C.UTF-8", ROOTSYS: "/cvmfs/sft.cern.ch/lcg/releases/ROOT/6.30.02", ATLAS_LOCAL_ROOT_BASE: "/cvmfs/atlas.cern.ch/repo/ATLASLocalRootBase" };
 const run = (title, args, extraEnv = {}) => {
   console.log(`\n$ vml-agent --root ${root} ${args.map((a) => (/[\s"]/.test(a) ? JSON.stringify(a) : a)).join(" ")}`);
   if (title) console.log(`# ${title}`);
@@ -85,6 +86,9 @@ run("nothing changed: no new snapshot", ["commit", "-m", "again"], workEnv);
 run("history", ["log"], workEnv);
 run("what the last snapshot changed, with the text of the changes", ["diff", "-p", "@~1", "@", "--", "/home/alice/work/zmumu/ana.C"], workEnv);
 run("one snapshot in full", ["show", "@"], workEnv);
+run("what going back to the base would do (nothing is changed)", ["restore", "--dry-run", "base"], workEnv);
+run("a state small enough to mail, for a fresh CernVM of the same version", ["export", "@", "-o", path.join(root, "tmp-state.vml")], workEnv);
+run("the logbook checks out", ["verify"], workEnv);
 
 console.log(`
 The demo guest is at ${root}
