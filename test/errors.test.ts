@@ -2,6 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { agent, cleanup, git, makeGuest, writeFixture } from "./helpers/guest.js";
 
 function oneLine(stderr: string): void {
@@ -99,4 +101,26 @@ test("a missing config file means the shipped defaults", (t) => {
   assert.equal(r.code, 0, r.stderr);
   const res = r.json().results as { included: boolean }[];
   assert.deepEqual(res.map((x) => x.included), [true, false, false]);
+});
+
+test("a full disk: one clear line, exit 1, nothing recorded lost, and the next commit works", (t) => {
+  const mnt = fs.mkdtempSync("/tmp/vml-full-");
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt]);
+  t.after(() => {
+    execFileSync("umount", [mnt]);
+    fs.rmdirSync(mnt);
+  });
+  const root = `${mnt}/guest`;
+  writeFixture(root, { "etc/vml/agent.yaml": "mounts_table: /nonexistent\n", "home/alice/work/a.txt": "a\n" });
+  const base = agent(root, ["--json", "init"]).json().id;
+  fs.writeFileSync(`${root}/home/alice/work/big.bin`, randomBytes(2_200_000));
+  const r = agent(root, ["commit", "-m", "too big for the disk"]);
+  assert.equal(r.code, 1);
+  oneLine(r.stderr);
+  assert.match(r.stderr, /no space left on the disk that holds .*: nothing was recorded/);
+  assert.equal(git(root, ["rev-parse", "HEAD"]).toString().trim(), base);
+  fs.rmSync(`${root}/home/alice/work/big.bin`);
+  writeFixture(root, { "home/alice/work/b.txt": "b\n" });
+  assert.equal(agent(root, ["commit", "-m", "after"]).code, 0);
+  assert.equal(agent(root, ["verify"]).code, 0);
 });

@@ -25,6 +25,7 @@ export type ErrorCode =
   | "BAD_INPUT"
   | "LOCKED"
   | "GIT_FAILED"
+  | "DISK_FULL"
   | "CAPTURE_FAILED";
 
 export class VmlError extends Error {

@@ -74,8 +74,12 @@ export class Logbook {
   async git(args: string[], opts: ExecOptions & { allowFail?: boolean } = {}): Promise<Buffer> {
     const res = await this.run(args, opts);
     if (res.code !== 0 && !opts.allowFail) {
+      const sub = args.find((a, i) => !a.startsWith("-") && args[i - 1] !== "-c") ?? "git";
+      if (/No space left on device|Out of diskspace|ENOSPC/i.test(res.stderr)) {
+        throw new VmlError("DISK_FULL", `no space left on the disk that holds ${this.gitDir}: nothing was recorded; free some space and run it again`);
+      }
       const why = res.stderr.trim().split("\n").filter(Boolean).pop() ?? `exit ${res.code}`;
-      throw new VmlError("GIT_FAILED", `git ${args[0]} failed: ${why}`);
+      throw new VmlError("GIT_FAILED", `git ${sub} failed: ${why}`);
     }
     return res.code === 0 ? res.stdout : Buffer.alloc(0);
   }
