@@ -54,6 +54,7 @@ const BUILT_IN: RuleSource[] = [
   { action: "exclude", pattern: "/.vml", origin: "built-in (reserved for snapshot metadata)" },
   { action: "exclude", pattern: ".git/", origin: "built-in (git cannot store nested .git folders)" },
   { action: "exclude", pattern: "/etc/profile.d/vml-env.sh", origin: "built-in (written by restore from the recorded environment)" },
+  { action: "exclude", pattern: ".vml-restore.*", origin: "built-in (what an interrupted restore leaves behind)" },
 ];
 
 interface Doc {

@@ -211,12 +211,32 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
 
   const writes = plan.steps.filter((s) => s.action === "create" || s.action === "update" || (s.action === "replace" && replacedOk.has(s.path.toString("latin1"))));
   writes.sort((a, b) => Buffer.compare(a.path, b.path));
+
+  // A folder this machine lacks is built whole under a temporary name beside it and renamed into
+  // place at once: it appears complete, and the files inside need no rename of their own.
+  const newDirs = new Set(writes.filter((w) => w.action === "create" && w.want!.type === "d").map((w) => w.path.toString("latin1")));
+  const staged = new Map<string, Buffer>();
+  for (const k of newDirs) if (!newDirs.has(parentKey(k))) staged.set(k, tmpName(Buffer.from(k, "latin1")));
+  const stagedRoot = (p: Buffer): string | undefined => {
+    const k = p.toString("latin1");
+    for (let i = k.length; i > 0; i = k.lastIndexOf("/", i - 1)) if (staged.has(k.slice(0, i))) return k.slice(0, i);
+    return undefined;
+  };
+  /** Where a path is written now: inside its staged folder, or in place. */
+  const at = (p: Buffer): Buffer => {
+    const r = stagedRoot(p);
+    return r === undefined ? abs(p) : abs(Buffer.concat([staged.get(r)!, p.subarray(r.length)]));
+  };
+
   const placed = new Set<Step>();
-  const place = (s: Step, make: (tmp: Buffer) => void | Promise<void>) => async () => {
-    checkParents(s.path);
-    const tmp = tmpName(s.path);
-    await make(abs(tmp));
-    sys.move(abs(tmp), abs(s.path));
+  const place = (s: Step, make: (target: Buffer) => void | Promise<void>) => async () => {
+    if (stagedRoot(s.path) !== undefined) await make(at(s.path));
+    else {
+      checkParents(s.path);
+      const tmp = tmpName(s.path);
+      await make(abs(tmp));
+      sys.move(abs(tmp), abs(s.path));
+    }
     placed.add(s);
   };
   const guarded = async (s: Step, op: () => Promise<void>) => {
@@ -230,9 +250,14 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
   // Folders first, parents before children; then links and fifos; regular content streams from git.
   for (const s of writes.filter((w) => w.want!.type === "d")) {
     await guarded(s, async () => {
-      checkParents(s.path);
-      if (sys.lstat(abs(s.path))?.kind !== "dir") sys.mkdirOne(abs(s.path), 0o700);
-      verified.add(s.path.toString("latin1"));
+      const key = s.path.toString("latin1");
+      if (staged.has(key)) checkParents(s.path);
+      if (stagedRoot(s.path) !== undefined) sys.mkdirOne(at(s.path), 0o700);
+      else {
+        checkParents(s.path);
+        if (sys.lstat(abs(s.path))?.kind !== "dir") sys.mkdirOne(abs(s.path), 0o700);
+        verified.add(key);
+      }
       placed.add(s);
     });
   }
@@ -240,11 +265,16 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
   for (const s of writes.filter((w) => w.want!.type === "p")) await guarded(s, place(s, (t) => sys.mkfifo(t, 0o600)));
 
   const content = writes.filter((w) => w.want!.type === "f" || w.want!.type === "h");
+  const firstNames = new Set(content.filter((w) => w.want!.type === "f").map((w) => w.path.toString("latin1")));
   const byBlob = new Map<string, Step[]>();
+  const linked: Step[] = [];
   for (const s of content) {
     // A hard link becomes a link to its first name (written first, or already in place); only
     // content that must be written is fetched.
-    if (s.want!.type === "h" && (!s.blob || content.some((o) => o.want!.type === "f" && o.path.equals(s.want!.link!)))) continue;
+    if (s.want!.type === "h" && (!s.blob || firstNames.has(s.want!.link!.toString("latin1")))) {
+      linked.push(s);
+      continue;
+    }
     const list = byBlob.get(s.blob!) ?? [];
     list.push(s);
     byBlob.set(s.blob!, list);
@@ -253,8 +283,18 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
   await lb.streamBlobs(ids, async (i, data) => {
     for (const s of byBlob.get(ids[i])!) await guarded(s, place(s, (t) => sys.writeNew(t, data, 0o600)));
   });
-  for (const s of content.filter((w) => !byBlob.get(w.blob!)?.includes(w))) {
-    await guarded(s, place(s, (t) => sys.link(abs(s.want!.link!), t)));
+  for (const s of linked) await guarded(s, place(s, (t) => sys.link(at(s.want!.link!), t)));
+
+  // The staged folders take their places, parents before children (a staged folder is never inside another).
+  for (const [key, tmp] of staged) {
+    const path = Buffer.from(key, "latin1");
+    try {
+      checkParents(path);
+      sys.move(abs(tmp), abs(path));
+      verified.add(key);
+    } catch (e) {
+      fail(path, e);
+    }
   }
 
   ctx.log.debug({ placed: placed.size }, "content written");
