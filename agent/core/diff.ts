@@ -7,7 +7,7 @@ import { diffPackages, parsePackages, type PackageChanges } from "../model/packa
 import { diffEnv, parseEnv, type EnvChanges } from "../model/env.js";
 import { diffCvmfs, parseCvmfs, type CvmfsChanges } from "../model/cvmfs.js";
 
-export const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
 export interface FileChange {
   path: Buffer;
@@ -131,13 +131,4 @@ export async function diffSnapshots(lb: Logbook, a: string | undefined, b: strin
     env: wholeTree && special.has(ENV_FILE) ? diffEnv(ea ? parseEnv(ea) : {}, eb ? parseEnv(eb) : {}) : { set: [], changed: [], unset: [] },
     cvmfs: wholeTree && special.has(CVMFS_FILE) ? diffCvmfs(ca ? parseCvmfs(ca) : [], cb ? parseCvmfs(cb) : []) : { added: [], removed: [], changed: [] },
   };
-}
-
-export function isEmpty(c: Changes): boolean {
-  return (
-    c.files.length === 0 &&
-    c.packages.added.length + c.packages.removed.length + c.packages.changed.length === 0 &&
-    c.env.set.length + c.env.changed.length + c.env.unset.length === 0 &&
-    c.cvmfs.added.length + c.cvmfs.removed.length + c.cvmfs.changed.length === 0
-  );
 }
