@@ -1,10 +1,10 @@
 // The daemon on a temporary guest root: automatic snapshots after changes settle, package
 // transactions, signals, and recovery from a kill in the middle of a snapshot.
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { AGENT, REPO, agent, cleanup, makeGuest, writeFixture, BASE_FIXTURE } from "./helpers/guest.js";
+import { AGENT, REPO, agent, cleanup, makeGuest, writeFixture, BASE_FIXTURE, type Fixture } from "./helpers/guest.js";
 import { waitFor } from "./helpers/wait.js";
 
 const W = "home/alice/work";
@@ -33,15 +33,25 @@ function startDaemon(root: string): Running {
   return { child, events, stderr: () => err, exited };
 }
 
+/** A guest with a logbook and a daemon watching it; both go when the test ends. */
+async function watchedGuest(t: TestContext, fixture: Fixture): Promise<{ root: string; d: Running }> {
+  const root = makeGuest(fixture);
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  return { root, d: await watching(t, root) };
+}
+
+async function watching(t: TestContext, root: string): Promise<Running> {
+  const d = startDaemon(root);
+  t.after(() => d.child.kill("SIGKILL"));
+  await waitFor(() => d.events.some((e) => e.event === "watching"), 30_000, "the daemon to watch");
+  return d;
+}
+
 const snapshots = (d: Running) => d.events.filter((e) => e.event === "snapshot");
 
 test("changes settle into an automatic snapshot; a package change gets its own; SIGTERM stops it cleanly", async (t) => {
-  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": FAST });
-  t.after(() => cleanup(root));
-  assert.equal(agent(root, ["init"]).code, 0);
-  const d = startDaemon(root);
-  t.after(() => d.child.kill("SIGKILL"));
-  await waitFor(() => d.events.some((e) => e.event === "watching"), 10_000, "the daemon to watch");
+  const { root, d } = await watchedGuest(t, { ...BASE_FIXTURE, "etc/vml/agent.yaml": FAST });
 
   writeFixture(root, { [`${W}/fit.C`]: "fit\n", [`${W}/plot.C`]: "plot\n" });
   await waitFor(() => snapshots(d).length === 1, 10_000, "an automatic snapshot");
@@ -60,21 +70,14 @@ test("changes settle into an automatic snapshot; a package change gets its own; 
 });
 
 test("a daemon killed in the middle of a snapshot recovers at the next start, and the logbook verifies", async (t) => {
-  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": FAST });
-  t.after(() => cleanup(root));
-  agent(root, ["init"]);
-  const d = startDaemon(root);
-  t.after(() => d.child.kill("SIGKILL"));
-  await waitFor(() => d.events.some((e) => e.event === "watching"), 10_000, "the daemon to watch");
+  const { root, d } = await watchedGuest(t, { ...BASE_FIXTURE, "etc/vml/agent.yaml": FAST });
   for (let i = 0; i < 60; i++) writeFixture(root, Object.fromEntries(Array.from({ length: 50 }, (_, j) => [`${W}/run${i}/out${j}.txt`, `${i} ${j}\n`.repeat(40)])));
   const lock = `${root}/var/lib/vml/logbook/vml.lock`;
   await waitFor(() => fs.existsSync(lock), 20_000, "a snapshot to start");
   d.child.kill("SIGKILL");
   await d.exited;
 
-  const again = startDaemon(root);
-  t.after(() => again.child.kill("SIGKILL"));
-  await waitFor(() => again.events.some((e) => e.event === "watching"), 30_000, "the restarted daemon");
+  const again = await watching(t, root);
   const v = agent(root, ["verify"]);
   assert.equal(v.code, 0, v.stdout);
   assert.equal(agent(root, ["--json", "status"]).json().added instanceof Array, true);
@@ -84,12 +87,7 @@ test("a daemon killed in the middle of a snapshot recovers at the next start, an
 });
 
 test("SIGHUP with a broken configuration keeps the previous one and goes on", async (t) => {
-  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": FAST });
-  t.after(() => cleanup(root));
-  agent(root, ["init"]);
-  const d = startDaemon(root);
-  t.after(() => d.child.kill("SIGKILL"));
-  await waitFor(() => d.events.some((e) => e.event === "watching"), 10_000, "the daemon to watch");
+  const { root, d } = await watchedGuest(t, { ...BASE_FIXTURE, "etc/vml/agent.yaml": FAST });
   fs.writeFileSync(`${root}/etc/vml/agent.yaml`, "rules: [unclosed\n");
   d.child.kill("SIGHUP");
   await waitFor(() => d.stderr().includes("configuration not reloaded"), 10_000, "the reload to be refused");
@@ -111,12 +109,7 @@ test("schedules: a periodic snapshot and a prune run, with cron expressions from
     "prune_keep_last: 1",
     "",
   ].join("\n");
-  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": config });
-  t.after(() => cleanup(root));
-  agent(root, ["init"]);
-  const d = startDaemon(root);
-  t.after(() => d.child.kill("SIGKILL"));
-  await waitFor(() => d.events.some((e) => e.event === "watching"), 10_000, "the daemon to watch");
+  const { root, d } = await watchedGuest(t, { ...BASE_FIXTURE, "etc/vml/agent.yaml": config });
   for (let i = 0; i < 3; i++) {
     writeFixture(root, { [`${W}/step${i}.C`]: `${i}\n` });
     await waitFor(() => snapshots(d).length === i + 1, 10_000, `scheduled snapshot ${i + 1}`);
@@ -138,12 +131,7 @@ test("a schedule that is not a cron expression is refused with its line", (t) =>
 });
 
 test("commits through the daemon's socket carry the caller's environment and are serialised", async (t) => {
-  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n", "etc/group": "root:x:0:\nvml:x:990:alice\n" });
-  t.after(() => cleanup(root));
-  agent(root, ["init"]);
-  const d = startDaemon(root);
-  t.after(() => d.child.kill("SIGKILL"));
-  await waitFor(() => d.events.some((e) => e.event === "watching"), 10_000, "the daemon to watch");
+  const { root, d } = await watchedGuest(t, { ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n", "etc/group": "root:x:0:\nvml:x:990:alice\n" });
   const sock = fs.statSync(`${root}/run/vml/agent.sock`);
   assert.equal(sock.mode & 0o777, 0o660);
   assert.equal(sock.gid, 990);
