@@ -170,3 +170,18 @@ test("a mounted repository's revision and root hash come from its extended attri
   const s = agent(root, ["--json", "status"]).json();
   assert.deepEqual((s.cvmfs as { changed: unknown[] }).changed, [{ name: "sft.cern.ch", from: "mounted, revision 4711", to: "mounted, revision 4712" }]);
 });
+
+test("renaming a user in the guest's /etc/passwd shows in every file of theirs, even in folders untouched since", async (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  // Entries changed within 2 s of a scan are never trusted as unchanged (racy timestamps): let the
+  // fixture age past that, so the next scan caches every folder's fingerprint.
+  await new Promise((r) => setTimeout(r, 2100));
+  agent(root, ["init"]);
+  agent(root, ["status"]);
+  const passwd = fs.readFileSync(`${root}/etc/passwd`, "utf8").replace("alice:", "alicia:");
+  fs.writeFileSync(`${root}/etc/passwd`, passwd);
+  const s = agent(root, ["--json", "status"]).json();
+  const ana = (s.files as { path: string; flags: string }[]).find((f) => f.path === "/home/alice/work/ana.C");
+  assert.equal(ana?.flags, "..u..");
+});

@@ -87,7 +87,8 @@ export function scan(
       STAMP.writeBigUInt64LE(st.ino, 28);
       STAMP.writeBigUInt64LE(st.dev, 36);
       STAMP.writeDoubleLE(st.size, 44);
-      fp.update(e.name).update(STAMP);
+      // Everything the shard renders is in the fingerprint: a renamed user changes it too.
+      fp.update(e.name).update(STAMP).update(`${e.user}\0${e.group}\0`);
       if (e.link) fp.update(e.link);
       if (st.ctimeNs >= racyAfterNs || st.mtimeNs >= racyAfterNs) racy = true;
     };
