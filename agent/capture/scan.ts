@@ -1,28 +1,37 @@
 // The scanner: walks the guest root under the rules, never following a symlink, and describes every
-// recorded entry. The walk is the truth about what exists; git's index then decides what to re-read.
-import { createHash, type Hash } from "node:crypto";
+// recorded entry. Folders are cheap to check and files are many: a folder whose own stat matches
+// the scan cache has the same names as last time, so only its subfolders are looked at; which of
+// its files changed is git's to say (its index holds their stat), and those folders are read again.
 import type { BytePath, Stat, System } from "../platform/system.js";
 import type { RuleSet } from "../model/rules.js";
-import { joinPath, type Entry, type EntryType } from "../model/manifest.js";
+import { joinPath, SHARD_SPLIT, STORED_TYPES, type Entry, type EntryType } from "../model/manifest.js";
 import type { Owners } from "./owners.js";
+import type { CachedDir, ScanCache } from "./scan-cache.js";
 
 export interface ScannedDir {
   dir: Buffer;
-  entries: Entry[];
-  /**
-   * Hash of everything stat says about the entries, ctime and inode included: when it equals the
-   * last scan's, git need not look at this directory's files again. Undefined when an entry changed
-   * too recently to trust its timestamps (the "racy" case git also guards against).
-   */
-  fingerprint?: string;
+  /** Recorded entries when the folder was read; undefined when the cache vouched for it. */
+  entries?: Entry[];
+  /** Something under it is recorded: it has a shard. */
+  recorded: boolean;
+  split: boolean;
+  /** Read it again next scan (see CachedDir.reread). */
+  reread: boolean;
+  /** Its own stat for the next cache; undefined when too recent to trust or unreadable. */
+  stamp?: string;
+  /** Its stat differs from the cache's: its entry in the parent's shard must be rendered again. */
+  changed: boolean;
+  rel: string;
+  ruleIndex: number;
 }
 
 export interface ScanResult {
-  /** Recorded entries of each directory, keyed by the directory's path in latin1 (byte-exact). */
+  /** Every folder walked, keyed by its path in latin1 (byte-exact). */
   dirs: Map<string, ScannedDir>;
   skipped: Buffer[];
   large: Buffer[];
   unreadable: Buffer[];
+  /** Files and bytes in the folders that were read (all of them when nothing was cached). */
   files: number;
   bytes: number;
 }
@@ -33,116 +42,238 @@ export interface ScanProgress {
 
 const SPECIAL: Partial<Record<Stat["kind"], EntryType>> = { fifo: "p", socket: "s", char: "c", block: "b" };
 const SLASH = Buffer.from("/");
-/** Scratch for one entry's stat fields in a directory fingerprint (reused: the scan is synchronous). */
-const STAMP = Buffer.alloc(52);
 
-export function scan(
-  sys: System,
-  root: string,
-  rules: RuleSet,
-  sizeLimit: number,
-  owners: Owners,
-  progress?: ScanProgress,
-  /** Entries changed at or after this time make their directory's fingerprint untrustworthy. */
-  racyAfterNs = 0n,
-): ScanResult {
-  const rootBuf = Buffer.from(root === "/" ? "" : root);
-  const out: ScanResult = { dirs: new Map(), skipped: [], large: [], unreadable: [], files: 0, bytes: 0 };
-  const firstLink = new Map<string, Buffer>();
-  const abs = (rel: Buffer) => Buffer.concat([rootBuf, SLASH, rel]);
+/** A folder's own stat, as far as its names and its line in the parent's shard depend on it. */
+function stampOf(st: Stat): string {
+  return `${st.mtimeNs}.${st.ctimeNs}.${st.ino}.${st.dev}.${st.mode}.${st.uid}.${st.gid}`;
+}
 
-  const entryOf = (name: Buffer, st: Stat, type: EntryType, link?: Buffer): Entry => ({
-    name,
-    type,
-    mode: st.mode,
-    uid: st.uid,
-    gid: st.gid,
-    user: owners.user(st.uid),
-    group: owners.group(st.gid),
-    mtimeNs: st.mtimeNs,
-    size: type === "d" ? 0 : st.size,
-    link,
-  });
+/** Walk order: depth first, names in byte order, so "a/b" comes before "a-c". */
+function walkOrder(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] === b[i]) continue;
+    if (a[i] === 0x2f) return -1;
+    if (b[i] === 0x2f) return 1;
+    return a[i] - b[i];
+  }
+  return a.length - b.length;
+}
 
-  const walk = (dir: Buffer, dirS: string, parentIndex: number): boolean => {
+function parentKey(key: string): string {
+  const slash = key.lastIndexOf("/");
+  return slash < 0 ? "" : key.slice(0, slash);
+}
+
+export class Scanner {
+  readonly result: ScanResult = { dirs: new Map(), skipped: [], large: [], unreadable: [], files: 0, bytes: 0 };
+  private readonly rootBuf: Buffer;
+  private readonly cachedChildren = new Map<string, string[]>();
+  /** Files with more than one name, by device:inode, resolved into hard links once all reads are done. */
+  private readonly linked = new Map<string, { path: Buffer; entry: Entry }[]>();
+
+  constructor(
+    private readonly sys: System,
+    root: string,
+    private readonly rules: RuleSet,
+    private readonly sizeLimit: number,
+    private readonly owners: Owners,
+    private readonly cache: ScanCache,
+    /** Entries changed at or after this time make their folder's stamp untrustworthy. */
+    private readonly racyAfterNs: bigint,
+    private readonly progress?: ScanProgress,
+  ) {
+    this.rootBuf = Buffer.from(root === "/" ? "" : root);
+    for (const key of cache.dirs.keys()) {
+      if (key === "") continue;
+      const p = parentKey(key);
+      const list = this.cachedChildren.get(p);
+      if (list) list.push(key);
+      else this.cachedChildren.set(p, [key]);
+    }
+  }
+
+  private abs(rel: Buffer): Buffer | string {
+    return rel.length ? Buffer.concat([this.rootBuf, SLASH, rel]) : this.rootBuf.length ? this.rootBuf : "/";
+  }
+
+  /** Pass one: every folder's own stat; folders that changed, or hold what git cannot vouch for, are read. */
+  walk(): void {
+    const st = this.sys.lstat(this.abs(Buffer.alloc(0)));
+    if (st) this.visit(Buffer.alloc(0), "", -1, st);
+  }
+
+  private visit(dir: Buffer, rel: string, ruleIndex: number, st: Stat): ScannedDir {
+    const key = dir.toString("latin1");
+    const cached: CachedDir | undefined = this.cache.dirs.get(key);
+    const stamp = this.racy(st) ? undefined : stampOf(st);
+    const w: ScannedDir = {
+      dir,
+      rel,
+      ruleIndex,
+      stamp,
+      changed: !stamp || cached?.stamp !== stamp,
+      recorded: cached?.recorded ?? false,
+      split: cached?.split ?? false,
+      reread: cached?.reread ?? false,
+    };
+    this.result.dirs.set(key, w);
+    if (w.changed || !cached || cached.reread) {
+      this.read(w);
+      return w;
+    }
+    // Same names as last time: only the subfolders can have changed below this one.
+    const decide = this.rules.childDecider(rel, ruleIndex);
+    let reread = false;
+    for (const childKey of this.cachedChildren.get(key) ?? []) {
+      const child = Buffer.from(childKey, "latin1");
+      const name = child.subarray(dir.length ? dir.length + 1 : 0);
+      const childSt = this.sys.lstat(this.abs(child));
+      if (!childSt || childSt.kind !== "dir") {
+        reread = true; // changed within one clock tick of the folder's last look
+        continue;
+      }
+      const childRel = rel ? `${rel}/${name.toString("utf8")}` : name.toString("utf8");
+      if (this.visit(child, childRel, decide(childRel, name.toString("utf8"), true), childSt).changed) reread = true;
+    }
+    if (reread) this.read(w);
+    return w;
+  }
+
+  /** Pass two: folders whose files git says changed (paths relative to the root), read again. */
+  recheck(paths: Iterable<Buffer>): void {
+    for (const p of paths) {
+      const slash = p.lastIndexOf(0x2f);
+      const w = this.result.dirs.get(slash < 0 ? "" : p.subarray(0, slash).toString("latin1"));
+      if (w && !w.entries) this.read(w);
+    }
+  }
+
+  /** Reads folders the cache vouched for but whose shard is not at hand, then settles hard links. */
+  finish(hasShard: (w: ScannedDir) => boolean): ScanResult {
+    for (const w of this.result.dirs.values()) if (!w.entries && w.recorded && !hasShard(w)) this.read(w);
+    for (const names of this.linked.values()) {
+      if (names.length < 2) continue;
+      names.sort((a, b) => walkOrder(a.path, b.path));
+      for (const { entry } of names.slice(1)) {
+        entry.type = "h";
+        entry.link = names[0].path;
+      }
+    }
+    this.progress?.(this.result.files, this.result.bytes);
+    return this.result;
+  }
+
+  /**
+   * After git indexed the files of the folders read: a file that changed between our look and git's
+   * may be recorded with old metadata while git holds its new stat and would call it clean next time.
+   * Such a folder is read again by the next scan.
+   */
+  confirm(): void {
+    for (const w of this.result.dirs.values()) {
+      if (!w.entries || w.reread) continue;
+      for (const e of w.entries) {
+        if (!STORED_TYPES.has(e.type)) continue;
+        const st = this.sys.lstat(this.abs(joinPath(w.dir, e.name)));
+        if (!st || this.racy(st)) {
+          w.reread = true;
+          break;
+        }
+      }
+    }
+  }
+
+  private racy(st: Stat): boolean {
+    return st.ctimeNs >= this.racyAfterNs || st.mtimeNs >= this.racyAfterNs;
+  }
+
+  private entryOf(name: Buffer, st: Stat, type: EntryType, link?: Buffer): Entry {
+    return {
+      name,
+      type,
+      mode: st.mode,
+      uid: st.uid,
+      gid: st.gid,
+      user: this.owners.user(st.uid),
+      group: this.owners.group(st.gid),
+      mtimeNs: st.mtimeNs,
+      size: type === "d" ? 0 : st.size,
+      link,
+    };
+  }
+
+  private read(w: ScannedDir): void {
+    const out = this.result;
+    const { dir, rel: dirRel } = w;
     let names: BytePath[];
     try {
-      names = sys.readdir(dir.length ? abs(dir) : rootBuf.length ? rootBuf : "/");
+      names = this.sys.readdir(this.abs(dir));
     } catch {
       out.unreadable.push(dir);
-      return false;
+      w.entries = [];
+      w.recorded = false;
+      w.reread = true;
+      return;
     }
     names.sort(Buffer.compare);
-    const decide = rules.childDecider(dirS, parentIndex);
+    const decide = this.rules.childDecider(dirRel, w.ruleIndex);
     const entries: Entry[] = [];
-    const fp: Hash = createHash("sha1");
-    let racy = false;
+    let reread = false;
     const push = (st: Stat, e: Entry) => {
       entries.push(e);
-      STAMP.writeUInt32LE(e.mode | (e.type.charCodeAt(0) << 16), 0);
-      STAMP.writeUInt32LE(e.uid, 4);
-      STAMP.writeUInt32LE(e.gid, 8);
-      STAMP.writeBigInt64LE(st.mtimeNs, 12);
-      STAMP.writeBigInt64LE(st.ctimeNs, 20);
-      STAMP.writeBigUInt64LE(st.ino, 28);
-      STAMP.writeBigUInt64LE(st.dev, 36);
-      STAMP.writeDoubleLE(st.size, 44);
-      // Everything the shard renders is in the fingerprint: a renamed user changes it too.
-      fp.update(e.name).update(STAMP).update(`${e.user}\0${e.group}\0`);
-      if (e.link) fp.update(e.link);
-      if (st.ctimeNs >= racyAfterNs || st.mtimeNs >= racyAfterNs) racy = true;
+      if (this.racy(st)) reread = true;
     };
     for (const name of names) {
-      const rel = joinPath(dir, name);
-      const st = sys.lstat(abs(rel));
+      const path = joinPath(dir, name);
+      const st = this.sys.lstat(this.abs(path));
       if (!st) continue; // vanished while we looked
       const nameS = name.toString("utf8");
-      const relS = dirS ? `${dirS}/${nameS}` : nameS;
+      const rel = dirRel ? `${dirRel}/${nameS}` : nameS;
       const isDir = st.kind === "dir";
-      const index = decide(relS, nameS, isDir);
-      const included = rules.isIncluded(index);
+      const index = decide(rel, nameS, isDir);
+      const included = this.rules.isIncluded(index);
       if (isDir) {
-        if (included || rules.mayIncludeBelow(relS, index)) {
-          const below = walk(rel, relS, index);
-          if (included || below) push(st, entryOf(name, st, "d"));
+        if (included || this.rules.mayIncludeBelow(rel, index)) {
+          const sub = out.dirs.get(path.toString("latin1")) ?? this.visit(path, rel, index, st);
+          if (included || sub.recorded) push(st, this.entryOf(name, st, "d"));
         }
         continue;
       }
       if (!included) continue;
       const special = SPECIAL[st.kind];
       if (special) {
-        push(st, entryOf(name, st, special));
-        out.skipped.push(rel);
+        push(st, this.entryOf(name, st, special));
+        out.skipped.push(path);
+        reread = true;
         continue;
       }
       if (st.kind === "symlink") {
-        push(st, entryOf(name, st, "l", sys.readlink(abs(rel))));
+        push(st, this.entryOf(name, st, "l", this.sys.readlink(this.abs(path))));
         continue;
       }
       out.files++;
       out.bytes += st.size;
-      if (st.size > sizeLimit) {
-        push(st, entryOf(name, st, "L"));
-        out.large.push(rel);
+      if (st.size > this.sizeLimit) {
+        push(st, this.entryOf(name, st, "L"));
+        out.large.push(path);
+        reread = true;
         continue;
       }
+      const e = this.entryOf(name, st, "f");
+      push(st, e);
       if (st.nlink > 1) {
+        // Which name is the first is decided in walk order once every folder is read (finish).
         const key = `${st.dev}:${st.ino}`;
-        const first = firstLink.get(key);
-        if (first) {
-          push(st, entryOf(name, st, "h", first));
-            continue;
-        }
-        firstLink.set(key, rel);
+        const list = this.linked.get(key);
+        if (list) list.push({ path, entry: e });
+        else this.linked.set(key, [{ path, entry: e }]);
+        reread = true;
       }
-      push(st, entryOf(name, st, "f"));
-      if (progress && out.files % 1000 === 0) progress(out.files, out.bytes);
+      if (this.progress && out.files % 1000 === 0) this.progress(out.files, out.bytes);
     }
-    if (entries.length) out.dirs.set(dir.toString("latin1"), { dir, entries, fingerprint: racy ? undefined : fp.digest("hex") });
-    return entries.length > 0;
-  };
-
-  walk(Buffer.alloc(0), "", -1);
-  progress?.(out.files, out.bytes);
-  return out;
+    w.entries = entries;
+    w.recorded = entries.length > 0;
+    w.split = entries.length > SHARD_SPLIT;
+    w.reread = reread;
+  }
 }

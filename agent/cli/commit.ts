@@ -2,7 +2,6 @@
 import type { Command } from "commander";
 import { commit } from "../core/snapshot.js";
 import { checkTagFree, tagSnapshot } from "../core/lines.js";
-import { diffSnapshots } from "../core/diff.js";
 import type { ScanResult } from "../capture/scan.js";
 import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
 import { changesJson, renderChanges, showPath } from "./render.js";
@@ -35,10 +34,9 @@ export function register(program: Command, io: Io): void {
       const g = globals(cmd);
       const ctx = openContext(io, g, true);
       if (opts.tag) await checkTagFree(ctx.logbook, opts.tag);
-      const res = await commit(ctx, { message: opts.message, trigger: "manual", keepEnv: opts.keepEnv });
+      const res = await commit(ctx, { message: opts.message, trigger: "manual", keepEnv: opts.keepEnv, describe: true });
       if (opts.tag) await tagSnapshot(ctx.logbook, res.id, opts.tag);
-      const changes = res.unchanged ? undefined : await diffSnapshots(ctx.logbook, res.parent, res.id);
-      ctx.log.debug("changes read");
+      const changes = res.changes;
       if (g.json) {
         return printJson(io, { id: res.id, unchanged: res.unchanged, parent: res.parent ?? null, ...(changes ? changesJson(changes) : {}), ...scanJson(res.scan) });
       }

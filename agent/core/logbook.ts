@@ -1,14 +1,16 @@
 // The logbook: a git repository at ROOT/var/lib/vml/logbook whose work tree is the guest root itself.
 // Native git does the work, run through System.exec: byte-exact stdin/stdout (paths with any bytes)
 // and an environment that pins git to the logbook's own configuration.
+import { createHash } from "node:crypto";
+import { deflateSync } from "node:zlib";
 import { VmlError } from "./errors.js";
 import type { ExecOptions, ExecResult, System } from "../platform/system.js";
 import type { Logger } from "../platform/log.js";
+import { parseScanCache, renderScanCache, type ScanCache } from "../capture/scan-cache.js";
 
 export const LOGBOOK_PATH = "/var/lib/vml/logbook";
 export const LINE_PREFIX = "refs/heads/";
 export const BASE_REF = "refs/vml/base";
-const SCAN_CACHE_HEADER = "#vml-scan-cache 1";
 
 /** Durability and byte-exactness settings, applied at init (docs/FORMAT.md, "Repository"). */
 const REPO_CONFIG: [string, string][] = [
@@ -128,31 +130,46 @@ export class Logbook {
     return res;
   }
 
+  /**
+   * Writes blobs as loose objects (zlib-deflated "blob SIZE\0DATA" at objects/XX/YYYY…), the format
+   * every git reads: the few small metadata records of a snapshot without a git process of their
+   * own. Flushed with the rest before the ref moves (docs/FORMAT.md, "Write ordering").
+   */
+  writeBlobs(contents: Buffer[]): string[] {
+    return contents.map((data) => {
+      const head = Buffer.from(`blob ${data.length}\0`);
+      const id = createHash("sha1").update(head).update(data).digest("hex");
+      const file = `${this.gitDir}/objects/${id.slice(0, 2)}/${id.slice(2)}`;
+      if (this.sys.exists(file)) return id;
+      this.sys.mkdir(`${this.gitDir}/objects/${id.slice(0, 2)}`, 0o755);
+      this.sys.writeFile(`${file}.tmp`, deflateSync(Buffer.concat([head, data])), 0o444);
+      this.sys.rename(`${file}.tmp`, file);
+      return id;
+    });
+  }
+
+  /** The index file's identity: git replaces the file whenever it writes it. */
+  indexStamp(): string | undefined {
+    const st = this.sys.lstat(`${this.gitDir}/index`);
+    return st && `${st.ino}.${st.size}.${st.mtimeNs}.${st.ctimeNs}`;
+  }
+
   private get scanCacheFile(): string {
     return `${this.gitDir}/vml-scan-cache`;
   }
 
   /**
-   * Directory fingerprints of the last scan whose files the index holds (docs/FORMAT.md, "Scan
-   * cache"). A cache, never the truth: unreadable or absent means every file is looked at again.
+   * What the last scan learnt about each folder whose files the index holds (docs/FORMAT.md, "Scan
+   * cache"). A cache, never the truth: absent, unreadable or made under another key means every
+   * folder is read.
    */
-  readScanCache(): Map<string, string> {
-    const m = new Map<string, string>();
-    if (!this.sys.exists(this.scanCacheFile)) return m;
-    const lines = this.sys.readFile(this.scanCacheFile).toString("latin1").split("\n");
-    if (lines[0] !== SCAN_CACHE_HEADER) return m;
-    for (const l of lines.slice(1)) {
-      const sp = l.indexOf(" ");
-      if (sp > 0) m.set(Buffer.from(l.slice(sp + 1), "hex").toString("latin1"), l.slice(0, sp));
-    }
-    return m;
+  readScanCache(key: string): ScanCache {
+    return parseScanCache(this.sys.exists(this.scanCacheFile) ? this.sys.readFile(this.scanCacheFile).toString("latin1") : "", key);
   }
 
-  writeScanCache(m: Map<string, string>): void {
-    const lines = [SCAN_CACHE_HEADER];
-    for (const [dir, fp] of m) lines.push(`${fp} ${Buffer.from(dir, "latin1").toString("hex")}`);
-    // A cache: a torn write only means every folder is looked at once more.
-    this.sys.writeFile(`${this.scanCacheFile}.tmp`, lines.join("\n") + "\n", 0o600);
+  writeScanCache(cache: ScanCache): void {
+    // A cache: a torn write only means every folder is read once more.
+    this.sys.writeFile(`${this.scanCacheFile}.tmp`, Buffer.from(renderScanCache(cache), "latin1"), 0o600);
     this.sys.rename(`${this.scanCacheFile}.tmp`, this.scanCacheFile);
   }
 

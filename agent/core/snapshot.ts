@@ -5,12 +5,13 @@ import { createHash } from "node:crypto";
 import { VmlError } from "./errors.js";
 import { BASE_REF, Logbook } from "./logbook.js";
 import type { Context } from "./context.js";
-import { scan, type ScanResult, type ScannedDir } from "../capture/scan.js";
-import { readOwners } from "../capture/owners.js";
+import { Scanner, type ScanResult, type ScannedDir } from "../capture/scan.js";
+import type { ScanCache } from "../capture/scan-cache.js";
+import { readOwners, type Owners } from "../capture/owners.js";
 import { capturePackages } from "../capture/packages.js";
 import { captureEnv } from "../capture/env.js";
 import { captureCvmfs } from "../capture/cvmfs.js";
-import { joinPath, parseShard, renderShard, shardPath, shardsOf, SHARD_SPLIT, STORED_TYPES } from "../model/manifest.js";
+import { joinPath, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES } from "../model/manifest.js";
 import { renderPackages } from "../model/packages.js";
 import { renderEnv } from "../model/env.js";
 import { renderCvmfs } from "../model/cvmfs.js";
@@ -25,6 +26,8 @@ const FORMAT_TEXT = "vml-snapshot 1\n";
 const ZERO_ID = "0".repeat(40);
 /** Timestamps this recent may still change within the same clock tick: never trusted as unchanged. */
 const RACY_MS = 2000;
+/** Bytes of metadata index entries passed as arguments rather than through a process of their own. */
+const INLINE_ARGS = 64 * 1024;
 
 export interface Staged {
   tree: string;
@@ -35,8 +38,9 @@ function blobId(content: Buffer): string {
   return createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
 }
 
-/** The `.vml/` entries the index holds now: path → blob id. */
-async function indexedMeta(lb: Logbook): Promise<Map<string, string>> {
+/** The `.vml/` entries the index holds now: path → blob id (from the scan cache while it is valid). */
+async function indexedMeta(lb: Logbook, cache: ScanCache): Promise<Map<string, string>> {
+  if (cache.index && cache.index === lb.indexStamp()) return cache.meta;
   const out = await lb.git(["ls-files", "-s", "-z", "--", ".vml"]);
   const m = new Map<string, string>();
   for (const rec of out.toString("latin1").split("\0")) {
@@ -51,28 +55,57 @@ export interface StageOptions {
   keepEnv?: boolean;
 }
 
+/** The scan cache is only valid for the same rules, size limit and owner names. */
+function scanKey(ctx: Context, owners: Owners): string {
+  const rules = ctx.rules.rules.map((r) => `${r.action} ${r.pattern}`).join("\n");
+  return createHash("sha1").update(`${rules}\0${ctx.config.sizeLimit}\0${owners.digest}`).digest("hex");
+}
+
+/** The indexed shards of a folder the scan cache vouched for. */
+function keptShards(d: ScannedDir, indexed: Map<string, string>): string[] {
+  const paths = d.split ? Array.from({ length: 256 }, (_, b) => shardPath(d.dir, b.toString(16).padStart(2, "0"))) : [shardPath(d.dir)];
+  return paths.filter((p) => indexed.has(p));
+}
+
+function splitNul(out: Buffer): Buffer[] {
+  const paths: Buffer[] = [];
+  let start = 0;
+  for (let i = out.indexOf(0); i >= 0; start = i + 1, i = out.indexOf(0, start)) paths.push(out.subarray(start, i));
+  return paths;
+}
+
 /** Brings the logbook's index to the live state and writes its tree; no commit, no ref. */
 export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Staged> {
   const { sys, root, config, logbook: lb } = ctx;
   ctx.progress?.phase("scanning");
   const racyAfter = BigInt(sys.now().getTime() - RACY_MS) * 1_000_000n;
-  // git reads the index while the scan walks the tree: two cores, two jobs.
-  const indexedP = indexedMeta(lb);
-  const scanned = scan(sys, root, ctx.rules, config.sizeLimit, readOwners(sys, root), (n, b) => ctx.progress?.update(n, b), racyAfter);
+  const owners = readOwners(sys, root);
+  const cache = lb.readScanCache(scanKey(ctx, owners));
+  // git reads the index and stats the files it holds while the scan looks at the folders: two
+  // cores, two jobs.
+  const indexedP = indexedMeta(lb, cache);
+  const dirtyP = cache.dirs.size ? lb.git(["diff-files", "--name-only", "-z", "--", ":(exclude).vml"]) : undefined;
+  const scanner = new Scanner(sys, root, ctx.rules, config.sizeLimit, owners, cache, racyAfter, (n, b) => ctx.progress?.update(n, b));
+  scanner.walk();
+  const indexed = await indexedP;
+  if (dirtyP) scanner.recheck(splitNul(await dirtyP));
+  const scanned = scanner.finish((d) => keptShards(d, indexed).length > 0);
   ctx.log.debug({ dirs: scanned.dirs.size, files: scanned.files }, "scanned");
 
-  const indexed = await indexedP;
-  const cache = lb.readScanCache();
-  const unchangedDir = (key: string, d: ScannedDir) => d.fingerprint !== undefined && cache.get(key) === d.fingerprint;
-
-  // Metadata records by path in the tree; a directory whose fingerprint held keeps its indexed shard
-  // without being rendered again.
+  // Metadata records by path in the tree; a folder the cache vouched for keeps its indexed shards.
   const meta = new Map<string, Buffer | undefined>();
+  const shardDirs = new Map<string, string>();
   meta.set(FORMAT_FILE, Buffer.from(FORMAT_TEXT));
   for (const [key, d] of scanned.dirs) {
-    const single = shardPath(d.dir);
-    if (unchangedDir(key, d) && d.entries.length <= SHARD_SPLIT && indexed.has(single)) meta.set(single, undefined);
-    else for (const s of shardsOf(d.dir, d.entries)) meta.set(shardPath(s.dir, s.bucket), Buffer.from(renderShard(s)));
+    if (!d.recorded) continue;
+    if (!d.entries) for (const p of keptShards(d, indexed)) meta.set(p, undefined);
+    else {
+      for (const s of shardsOf(d.dir, d.entries)) {
+        const p = shardPath(s.dir, s.bucket);
+        meta.set(p, Buffer.from(renderShard(s)));
+        shardDirs.set(p, key);
+      }
+    }
   }
   const packages = await capturePackages(sys, root, config.packages);
   if (packages) meta.set(PACKAGES_FILE, Buffer.from(renderPackages(packages)));
@@ -81,22 +114,31 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   ctx.log.debug({ records: meta.size }, "metadata rendered");
 
   const changed: [string, Buffer, string][] = [];
+  // What the index holds for `.vml/` once this stage is done (kept in the scan cache).
+  const metaIds = new Map<string, string>();
   for (const [path, content] of meta) {
-    if (!content) continue;
-    const id = blobId(content);
-    if (indexed.get(path) !== id) changed.push([path, content, id]);
+    const id = content ? blobId(content) : indexed.get(path)!;
+    metaIds.set(path, id);
+    if (content && indexed.get(path) !== id) changed.push([path, content, id]);
   }
+  if (opts.keepEnv && indexed.has(ENV_FILE)) metaIds.set(ENV_FILE, indexed.get(ENV_FILE)!);
   const gone = [...indexed.keys()].filter((p) => !meta.has(p) && !(opts.keepEnv && p === ENV_FILE));
 
-  // Stored paths that vanished can only be in shards that changed or went: read those old shards.
-  const oldShards = [...changed.map(([p]) => p), ...gone].filter((p) => p.startsWith(".vml/manifest/") && indexed.has(p));
+  // Stored paths that vanished can only be in shards that went, or of folders whose names changed
+  // or that hold entries no longer stored (a file grown over the limit): read those old shards.
+  const lostNames = (p: string) => {
+    const d = scanned.dirs.get(shardDirs.get(p) ?? "");
+    return !d?.entries || d.changed || d.entries.some((e) => e.type !== "d" && !STORED_TYPES.has(e.type));
+  };
+  const oldShards = [...changed.map(([p]) => p).filter(lostNames), ...gone].filter((p) => p.startsWith(".vml/manifest/") && indexed.has(p));
   const removed: Buffer[] = [];
   const blobs = await lb.readBlobs(oldShards.map((p) => indexed.get(p)!));
   for (const blob of blobs) {
     if (!blob) continue;
     const old = parseShard(blob.toString());
     const now = scanned.dirs.get(old.dir.toString("latin1"));
-    const stillStored = new Set(now?.entries.filter((e) => STORED_TYPES.has(e.type)).map((e) => e.name.toString("latin1")));
+    if (now && !now.entries) continue;
+    const stillStored = new Set(now?.entries?.filter((e) => STORED_TYPES.has(e.type)).map((e) => e.name.toString("latin1")));
     for (const e of old.entries) {
       if (STORED_TYPES.has(e.type) && !stillStored.has(e.name.toString("latin1"))) removed.push(joinPath(old.dir, e.name));
     }
@@ -104,28 +146,30 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
 
   const NUL = Buffer.from([0]);
   const nulList = (paths: Buffer[]) => Buffer.concat(paths.flatMap((p) => [p, NUL]));
-  // Paths no longer recorded may still exist (now excluded, or over the size limit): force them out.
-  if (removed.length) await lb.git(["update-index", "-z", "--force-remove", "--stdin"], { input: nulList(removed) });
+  // Paths no longer recorded may still exist (now excluded, or over the size limit): force them out,
+  // with the records of folders that went.
+  const out = [...removed, ...gone.map((p) => Buffer.from(p, "latin1"))];
+  if (out.length) await lb.git(["update-index", "-z", "--force-remove", "--stdin"], { input: nulList(out) });
 
-  // Only directories whose stat fingerprint moved since the last scan need git to look at their files.
-  const nextCache = new Map<string, string>();
+  // Only the folders read need git to look at their files; the cache vouches for the others.
   const toIndex: Buffer[] = [];
-  for (const [key, d] of scanned.dirs) {
-    if (d.fingerprint) nextCache.set(key, d.fingerprint);
-    if (unchangedDir(key, d)) continue;
-    for (const e of d.entries) if (STORED_TYPES.has(e.type)) toIndex.push(joinPath(d.dir, e.name));
+  for (const d of scanned.dirs.values()) {
+    for (const e of d.entries ?? []) if (STORED_TYPES.has(e.type)) toIndex.push(joinPath(d.dir, e.name));
   }
   const total = toIndex.length;
   ctx.log.debug({ paths: total, removed: removed.length, metadata: changed.length }, "indexing");
   ctx.progress?.phase("storing", total);
   let seen = 0;
-  // Metadata blobs are written while git indexes the files; the index entries for them follow.
-  const blobsWritten = changed.length ? writeBlobs(ctx, changed) : Promise.resolve();
+  lb.writeBlobs(changed.map(([, content]) => content));
   // With nothing cached (the base snapshot, a recovery) most content is new: git then writes it into
   // one pack (bulk check-in) instead of a file per object, faster now and for every later read.
-  const bulk = cache.size === 0 ? ["-c", "core.bigFileThreshold=1"] : [];
+  const bulk = cache.dirs.size === 0 ? ["-c", "core.bigFileThreshold=1"] : [];
   // --remove: a path that vanished since the scan leaves the index instead of failing the snapshot.
-  await lb.git([...bulk, "update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), "--stdin"], {
+  // The metadata's index entries ride along on the command line when they are few (every snapshot
+  // but the first).
+  const cacheinfo = changed.map(([p, , id]) => `100644,${id},${p}`);
+  const inline = cacheinfo.reduce((n, a) => n + a.length + 1, 0) < INLINE_ARGS;
+  await lb.git([...bulk, "update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), ...(inline ? cacheinfo.flatMap((c) => ["--cacheinfo", c]) : []), "--stdin"], {
     input: nulList(toIndex),
     onStdout: ctx.progress
       ? (chunk) => {
@@ -135,39 +179,17 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
       : undefined,
   });
 
-  await blobsWritten;
-  const info = [
-    ...changed.map(([p, , id]) => `100644 ${id}\t${p}`),
-    ...gone.map((p) => `0 ${ZERO_ID}\t${p}`),
-  ];
-  if (info.length) await lb.git(["update-index", "--index-info"], { input: info.join("\n") + "\n" });
+  if (!inline) await lb.git(["update-index", "--index-info"], { input: changed.map(([p, , id]) => `100644 ${id}\t${p}\n`).join("") });
   ctx.log.debug("index updated");
-  const tree = await lb.gitText(["write-tree"]);
-  lb.writeScanCache(nextCache);
+  const treeP = lb.gitText(["write-tree"]);
+  scanner.confirm();
+  const tree = await treeP;
+  const next: ScanCache = { key: cache.key, dirs: new Map(), index: lb.indexStamp(), meta: metaIds };
+  for (const [key, d] of scanned.dirs) next.dirs.set(key, { stamp: d.stamp, recorded: d.recorded, reread: d.reread, split: d.split });
+  lb.writeScanCache(next);
   ctx.log.debug({ tree }, "tree written");
   ctx.progress?.done();
   return { tree, scan: scanned };
-}
-
-/** Writes metadata blobs with native git in one process (flushed with the rest before publishing). */
-async function writeBlobs(ctx: Context, blobs: [string, Buffer, string][]): Promise<void> {
-  const { sys, logbook: lb } = ctx;
-  const tmp = `${lb.gitDir}/vml-tmp`;
-  sys.remove(tmp);
-  sys.mkdir(tmp, 0o700);
-  try {
-    const files = blobs.map(([, content], i) => {
-      const f = `${tmp}/${i}`;
-      sys.writeFile(f, content, 0o600);
-      return f;
-    });
-    const ids = (await lb.gitText(["hash-object", "-w", "--no-filters", "--stdin-paths"], { input: files.join("\n") + "\n" })).split("\n");
-    blobs.forEach(([path, , id], i) => {
-      if (ids[i] !== id) throw new VmlError("GIT_FAILED", `object for ${path} was written as ${ids[i]}, expected ${id}`);
-    });
-  } finally {
-    sys.remove(tmp);
-  }
 }
 
 export interface CommitOptions extends StageOptions {
@@ -211,7 +233,7 @@ async function readHead(lb: Logbook): Promise<Head | undefined> {
   return id ? { id, tree, base } : undefined;
 }
 
-export async function commit(ctx: Context, opts: CommitOptions): Promise<CommitResult> {
+export async function commit(ctx: Context, opts: CommitOptions & { describe?: boolean }): Promise<CommitResult & { changes?: Changes }> {
   ctx.logbook.requireExists();
   return withLock(ctx, () => commitLocked(ctx, opts));
 }
@@ -234,8 +256,11 @@ export async function commitDescribed(ctx: Context, trigger: Trigger, describe: 
   });
 }
 
-/** A snapshot, for callers that already hold the logbook's lock. */
-export async function commitLocked(ctx: Context, opts: CommitOptions): Promise<CommitResult> {
+/**
+ * A snapshot, for callers that already hold the logbook's lock. With `describe`, what changed is read
+ * while the commit is written (two cores, two jobs).
+ */
+export async function commitLocked(ctx: Context, opts: CommitOptions & { describe?: boolean }): Promise<CommitResult & { changes?: Changes }> {
   const lb = ctx.logbook;
   const headP = readHead(lb);
   const staged = await stage(ctx, opts);
@@ -243,9 +268,10 @@ export async function commitLocked(ctx: Context, opts: CommitOptions): Promise<C
   if (head && head.tree === staged.tree) {
     return { id: head.id, unchanged: true, parent: head.id, tree: staged.tree, scan: staged.scan };
   }
+  const changesP = opts.describe ? diffSnapshots(lb, head?.tree, staged.tree) : undefined;
   const id = await writeCommit(ctx, staged.tree, head, opts);
   ctx.log.debug({ id }, "snapshot published");
-  return { id, unchanged: false, parent: head?.id, tree: staged.tree, scan: staged.scan };
+  return { id, unchanged: false, parent: head?.id, tree: staged.tree, scan: staged.scan, changes: await changesP };
 }
 
 async function writeCommit(ctx: Context, tree: string, head: Head | undefined, opts: CommitOptions): Promise<string> {

@@ -1,0 +1,62 @@
+// The scan cache: what the last scan learnt about each folder it walked, so the next one can trust
+// a folder nothing happened in (docs/FORMAT.md, "Scan cache"). Pure: parses and renders the file.
+
+export interface CachedDir {
+  /** The folder's own stat; undefined when it was too recent to trust (then it is read again). */
+  stamp?: string;
+  /** It has a manifest shard (something under it is recorded). */
+  recorded: boolean;
+  /**
+   * Read it again next time: it holds entries git does not vouch for (specials, files over the
+   * limit, hard links) or entries changed too recently to trust their timestamps.
+   */
+  reread: boolean;
+  /** Its shard is split in buckets. */
+  split: boolean;
+}
+
+export interface ScanCache {
+  /** Hash of what decides a scan besides the files: rules, size limit, owner names. */
+  key: string;
+  /** By the folder's path in latin1 (byte-exact). */
+  dirs: Map<string, CachedDir>;
+  /**
+   * The index's `.vml/` entries (path → blob id) as the last snapshot left them, valid while the
+   * index file's stat still equals `index`: git need not read the whole index to list them.
+   */
+  index?: string;
+  meta: Map<string, string>;
+}
+
+const HEADER = "#vml-scan-cache 2";
+
+export function parseScanCache(text: string, key: string): ScanCache {
+  const empty: ScanCache = { key, dirs: new Map(), meta: new Map() };
+  const lines = text.split("\n");
+  if (lines[0] !== HEADER || lines[1] !== `key ${key}`) return empty;
+  for (const l of lines.slice(2)) {
+    const f = l.split(" ");
+    if (f[0] === "index" && f.length === 2) empty.index = f[1];
+    if (f[0] === "m" && f.length === 3) empty.meta.set(f[2], f[1]);
+    if (f[0] !== "d" || f.length !== 4) continue;
+    const [, stamp, flags, hex] = f;
+    empty.dirs.set(Buffer.from(hex, "hex").toString("latin1"), {
+      stamp: stamp === "-" ? undefined : stamp,
+      recorded: flags.includes("r"),
+      reread: flags.includes("u"),
+      split: flags.includes("s"),
+    });
+  }
+  return empty;
+}
+
+export function renderScanCache(cache: ScanCache): string {
+  const lines = [HEADER, `key ${cache.key}`];
+  if (cache.index) lines.push(`index ${cache.index}`);
+  for (const [path, id] of cache.meta) lines.push(`m ${id} ${path}`);
+  for (const [dir, c] of cache.dirs) {
+    const flags = `${c.recorded ? "r" : ""}${c.reread ? "u" : ""}${c.split ? "s" : ""}` || "-";
+    lines.push(`d ${c.stamp ?? "-"} ${flags} ${Buffer.from(dir, "latin1").toString("hex")}`);
+  }
+  return lines.join("\n") + "\n";
+}

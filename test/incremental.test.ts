@@ -1,0 +1,81 @@
+// The scan cache and git's index vouch for folders nothing happened in. Whatever changes, a snapshot
+// taken that way must equal the one a full scan of the same state takes. The clock runs ahead of the
+// files' timestamps (through System), so no change counts as too recent and the cache is really used.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { execFileSync } from "node:child_process";
+import { NodeSystem } from "../agent/platform/system.js";
+import { openContext, type Io } from "../agent/cli/io.js";
+import { commit, init, stage } from "../agent/core/snapshot.js";
+import type { Context } from "../agent/core/context.js";
+import { BASE_FIXTURE, cleanup, git, makeGuest, writeFixture, type Fixture } from "./helpers/guest.js";
+
+class AheadSystem extends NodeSystem {
+  now(): Date {
+    return new Date(Date.now() + 60_000);
+  }
+}
+
+function context(root: string): Context {
+  const io: Io = { sys: new AheadSystem(), out: () => undefined, err: () => undefined, stderrIsTTY: false, paths: [] };
+  return openContext(io, { root });
+}
+
+test("snapshots through the scan cache equal full scans, whatever changed", async (t) => {
+  const fixture: Fixture = { ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent/mounts\nsize_limit: 2k\n" };
+  for (let d = 0; d < 6; d++) for (let f = 0; f < 5; f++) fixture[`home/alice/work/d${d}/f${f}.txt`] = `folder ${d} file ${f}\n`;
+  fixture["home/alice/work/d5/sub/deep.txt"] = "deep\n";
+  const root = makeGuest(fixture);
+  t.after(() => cleanup(root));
+  const w = `${root}/home/alice/work`;
+  await init(context(root), "main");
+
+  const steps: [string, () => void][] = [
+    ["content appended", () => fs.appendFileSync(`${w}/d0/f0.txt`, "more\n")],
+    ["mode only", () => fs.chmodSync(`${w}/d1/f1.txt`, 0o600)],
+    ["mtime only", () => fs.utimesSync(`${w}/d2/f2.txt`, 1_600_000_000, 1_600_000_000)],
+    ["owner only", () => fs.chownSync(`${w}/d3/f3.txt`, 1000, 1000)],
+    [
+      "same size and mtime, other content",
+      () => {
+        const st = fs.statSync(`${w}/d4/f4.txt`);
+        fs.writeFileSync(`${w}/d4/f4.txt`, "FOLDER 4 FILE 4\n");
+        fs.utimesSync(`${w}/d4/f4.txt`, st.atime, st.mtime);
+      },
+    ],
+    ["grown over the size limit", () => fs.appendFileSync(`${w}/d0/f1.txt`, "x".repeat(4096))],
+    ["back under the limit", () => fs.truncateSync(`${w}/d0/f1.txt`, 10)],
+    ["a hard link from another folder", () => fs.linkSync(`${w}/d1/f0.txt`, `${w}/d5/link.txt`)],
+    ["content of a hard-linked file", () => fs.appendFileSync(`${w}/d5/link.txt`, "through the link\n")],
+    ["a subfolder's mode", () => fs.chmodSync(`${w}/d5/sub`, 0o700)],
+    ["a file renamed", () => fs.renameSync(`${w}/d2/f0.txt`, `${w}/d2/renamed.txt`)],
+    ["a symlink added", () => fs.symlinkSync("../d0/f0.txt", `${w}/d3/ln`)],
+    ["a folder removed", () => fs.rmSync(`${w}/d4`, { recursive: true })],
+    ["a user renamed", () => writeFixture(root, { "etc/passwd": "root:x:0:0:root:/root:/bin/bash\nbob:x:1000:1000::/home/alice:/bin/bash\n" })],
+    ["a rule added", () => fs.appendFileSync(`${root}/etc/vml/agent.yaml`, "rules:\n  - exclude: /home/alice/work/d1/\n")],
+  ];
+  for (const [what, change] of steps) {
+    change();
+    const ctx = context(root);
+    const res = await commit(ctx, { message: what, trigger: "manual" });
+    assert.equal(res.unchanged, false, `${what}: a snapshot is taken`);
+    // The same state scanned from nothing: every folder read, every file handed to git.
+    ctx.logbook.dropScanCache();
+    const full = await stage(context(root));
+    assert.equal(res.tree, full.tree, `${what}: the snapshot equals a full scan's`);
+  }
+  const heads = git(root, ["log", "--format=%s"]).toString();
+  assert.match(heads, /a rule added/);
+  // The cache was really used: a commit after one appended line reads that folder and the one holding
+  // a hard link (always read: its first name is decided among all names), not all of them.
+  fs.appendFileSync(`${w}/d0/f0.txt`, "one more\n");
+  const res = await commit(context(root), { message: "one line", trigger: "manual" });
+  assert.ok(res.scan.files <= 12, `only two folders are read (${res.scan.files} files read)`);
+  assert.match(git(root, ["show", "--stat", "--format=", "HEAD"]).toString(), /d0\/f0\.txt/);
+  const recorded = git(root, ["ls-tree", "-r", "--name-only", "HEAD"]).toString();
+  assert.ok(!recorded.includes("d0/f1.txt") || fs.statSync(`${w}/d0/f1.txt`).size <= 2048);
+  assert.ok(!recorded.includes("work/d1/"), "the new exclude rule took effect");
+  assert.ok(!recorded.includes("work/d4/"), "the removed folder left the snapshot");
+  execFileSync("git", ["fsck", "--no-progress"], { env: { ...process.env, GIT_DIR: `${root}/var/lib/vml/logbook` } });
+});
