@@ -60,8 +60,16 @@ test("changes settle into an automatic snapshot; a package change gets its own; 
   fs.appendFileSync(`${root}/var/lib/dpkg/status`, "Package: vim\nStatus: install ok installed\nArchitecture: amd64\nVersion: 9.0-1\n\n");
   await waitFor(() => snapshots(d).length === 2, 10_000, "a package snapshot");
   assert.equal(snapshots(d)[1].message, "package transaction: 1 package added");
+  // A file that was there before the watch, edited in place: its folder's watch reports it.
+  fs.appendFileSync(`${root}/${W}/ana.C`, "// tuned\n");
+  await waitFor(() => snapshots(d).length === 3, 10_000, "a snapshot of an edit");
+  assert.match(String(snapshots(d)[2].message), /^auto: 1 file in \/home\/alice\/work/);
   const log = agent(root, ["--json", "log"]).json().snapshots as { trigger: string }[];
-  assert.deepEqual(log.map((s) => s.trigger), ["package", "auto", "base"]);
+  assert.deepEqual(log.map((s) => s.trigger), ["auto", "package", "auto", "base"]);
+  // One watch per folder, none per file.
+  const watching = d.events.find((e) => e.event === "watching");
+  const folders = execFileSync("find", [root, "-type", "d"]).toString().trim().split("\n").length;
+  assert.ok(Number(watching?.watches) <= folders, `${watching?.watches} watches for ${folders} folders`);
 
   d.child.kill("SIGTERM");
   assert.equal(await d.exited, 0, d.stderr());

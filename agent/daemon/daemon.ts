@@ -5,6 +5,7 @@ import { commitDescribed } from "../core/snapshot.js";
 import { summarize } from "../model/summary.js";
 import { dueAt, type SettleState } from "./settle.js";
 import { PACKAGE_DBS, watchTree, type Watch } from "./watcher.js";
+import { releaseMemory } from "../platform/memory.js";
 import { prune } from "../core/prune.js";
 import { schedule as cron, type ScheduledTask } from "node-cron";
 
@@ -77,6 +78,7 @@ export class Daemon {
     const { sys, root, rules } = this.ctx;
     this.watcher = watchTree(root, rules, (p) => sys.exists(p), (rel) => this.hint(rel), (e) => this.events.error(`watch: ${(e as Error).message}`));
     await this.watcher.ready;
+    releaseMemory();
     this.checkWatchLimit(this.watcher.watches());
   }
 
@@ -138,6 +140,7 @@ export class Daemon {
       } finally {
         this.state.lastSnapshot = this.ctx.sys.now().getTime();
         this.running = undefined;
+        releaseMemory();
         if (this.hints.size) {
           this.state.firstHint ??= this.state.lastSnapshot;
           this.state.lastHint ??= this.state.lastSnapshot;

@@ -25,37 +25,49 @@ export function watchRoots(rules: RuleSet): string[] {
 export interface Watch {
   /** Settles when the initial crawl is done: from then on, every change gives a hint. */
   ready: Promise<void>;
-  /** How many inotify watches the watch holds: chokidar watches every folder and every file. */
+  /** How many inotify watches the watch holds: one per folder. */
   watches(): number;
   close(): Promise<void>;
 }
 
+/**
+ * Watches folders only, one inotify watch each: a folder's watch already reports every change to
+ * the names in it (content, metadata, creation, removal), and a watch per file would cost memory
+ * and watches by the hundred thousand. chokidar crawls, follows new and removed folders and reports
+ * errors; the per-name changes come from its raw events, filtered by the rules.
+ */
 export function watchTree(root: string, rules: RuleSet, exists: (p: string) => boolean, onHint: (rel: string) => void, onError: (e: unknown) => void): Watch {
   const prefix = root === "/" ? "" : root;
   const rel = (p: string) => p.slice(prefix.length + 1);
   const isPackageDb = (r: string) => PACKAGE_DBS.some((d) => r === d.slice(1) || r.startsWith(d.slice(1) + "/"));
+  const wanted = (r: string, isDir: boolean) => {
+    if (isPackageDb(r)) return true;
+    const d = rules.explain(r, isDir);
+    return d.included || (isDir && rules.mayIncludeBelow(r, d.index));
+  };
   const targets = [...watchRoots(rules), ...PACKAGE_DBS].map((p) => `${prefix}${p}`).filter(exists);
   const watcher: FSWatcher = watch(targets, {
     ignoreInitial: true,
     followSymlinks: false,
     persistent: true,
     // Excluded trees are not watched at all; a folder stays in when a later rule includes below it.
+    // Anything but a folder is left to its folder's watch.
     ignored: (p, stats) => {
       if (p.length <= prefix.length) return false;
-      const r = rel(p);
-      if (isPackageDb(r)) return false;
-      const isDir = stats ? stats.isDirectory() : false;
-      const d = rules.explain(r, isDir);
-      if (d.included) return false;
-      return !(isDir && rules.mayIncludeBelow(r, d.index));
+      if (stats && !stats.isDirectory()) return true;
+      return !wanted(rel(p), true);
     },
   });
-  watcher.on("all", (_event, p) => onHint(rel(p)));
+  // A hint names a path that may have changed; a wrong guess costs a look, never a change.
+  watcher.on("raw", (_event, name, details) => {
+    const dir = (details as { watchedPath?: string } | undefined)?.watchedPath;
+    if (!dir || dir.length <= prefix.length) return;
+    const r = name ? `${rel(dir)}/${name}` : rel(dir);
+    if (wanted(r, false) || wanted(r, true)) onHint(r);
+  });
+  watcher.on("addDir", (p) => p.length > prefix.length && onHint(rel(p)));
+  watcher.on("unlinkDir", (p) => p.length > prefix.length && onHint(rel(p)));
   watcher.on("error", onError);
   const ready = new Promise<void>((r) => watcher.once("ready", () => r()));
-  const watches = () => {
-    const w = watcher.getWatched();
-    return Object.keys(w).length + Object.values(w).reduce((n, names) => n + names.length, 0);
-  };
-  return { ready, watches, close: () => watcher.close() };
+  return { ready, watches: () => Object.keys(watcher.getWatched()).length, close: () => watcher.close() };
 }
