@@ -2,9 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { agent, cleanup, git, makeGuest, writeFixture } from "./helpers/guest.js";
+import { AGENT, agent, cleanup, git, makeGuest, writeFixture } from "./helpers/guest.js";
 
 function oneLine(stderr: string): void {
   const lines = stderr.trim().split("\n");
@@ -123,4 +123,17 @@ test("a full disk: one clear line, exit 1, nothing recorded lost, and the next c
   writeFixture(root, { "home/alice/work/b.txt": "b\n" });
   assert.equal(agent(root, ["commit", "-m", "after"]).code, 0);
   assert.equal(agent(root, ["verify"]).code, 0);
+});
+
+test("output into a pipe whose reader went away ends quietly", (t) => {
+  const fixture: Record<string, string> = {};
+  for (let i = 0; i < 3000; i++) fixture[`home/alice/work/many/file-with-a-longish-name-${i}.txt`] = `${i}\n`;
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  writeFixture(root, fixture);
+  // `head` reads one line and leaves: the rest of the long status meets a closed pipe.
+  const r = spawnSync("sh", ["-c", `"${process.execPath}" "${AGENT}" --root "${root}" status | head -n 1; exit "\${PIPESTATUS:-0}"`], { encoding: "utf8" });
+  assert.match(r.stdout, /^Since snapshot/);
+  assert.equal(r.stderr, "", "no stack trace");
 });

@@ -17,6 +17,15 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
+// A reader that went away (`vml-agent log | head`) ends the output, not with a stack trace: the
+// command's work is done or harmless to stop, and git's own writes are not on this stream.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

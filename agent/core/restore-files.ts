@@ -6,7 +6,6 @@ import type { Logbook } from "./logbook.js";
 import { diffSnapshots } from "./diff.js";
 import { parseIdFile } from "../capture/owners.js";
 import { bucketOf, joinPath, parseShard, shardPath, type Entry } from "../model/manifest.js";
-import type { TimeSetting } from "../platform/system.js";
 
 export type Action = "create" | "replace" | "update" | "metadata" | "remove";
 
@@ -228,16 +227,30 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
     return r === undefined ? abs(p) : abs(Buffer.concat([staged.get(r)!, p.subarray(r.length)]));
   };
 
+  // Owners by name where the restored machine knows the name, else by number.
+  const owners = await nameMaps(ctx, plan);
+  const ownerOf = (e: Entry) => ({ mode: e.mode, uid: owners.uid(e), gid: owners.gid(e) });
+  // Times are set by a helper process on the other core while files are still being written.
+  const times = sys.timeWriter();
   const placed = new Set<Step>();
-  const place = (s: Step, make: (target: Buffer) => void | Promise<void>) => async () => {
-    if (stagedRoot(s.path) !== undefined) await make(at(s.path));
-    else {
-      checkParents(s.path);
-      const tmp = tmpName(s.path);
-      await make(abs(tmp));
-      sys.move(abs(tmp), abs(s.path));
+  /**
+   * Writes an entry under a temporary name (or inside its staged folder), gives it its owner and
+   * mode unless `make` did, moves it into place, and hands its time over.
+   */
+  const place = (s: Step, make: (target: Buffer) => void | Promise<void>, metaDone = false) => async () => {
+    const inStaged = stagedRoot(s.path) !== undefined;
+    if (!inStaged) checkParents(s.path);
+    const target = inStaged ? at(s.path) : abs(tmpName(s.path));
+    await make(target);
+    const e = s.want!;
+    if (!metaDone) {
+      sys.lchown(target, owners.uid(e), owners.gid(e));
+      if (e.type !== "l") sys.chmodPath(target, e.mode);
     }
+    if (!inStaged) sys.move(target, abs(s.path));
+    times.set([{ path: at(s.path), mtimeNs: e.mtimeNs }]);
     placed.add(s);
+    done.add(s);
   };
   const guarded = async (s: Step, op: () => Promise<void>) => {
     try {
@@ -281,11 +294,13 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
   }
   const ids = [...byBlob.keys()];
   await lb.streamBlobs(ids, async (i, data) => {
-    for (const s of byBlob.get(ids[i])!) await guarded(s, place(s, (t) => sys.writeNew(t, data, 0o600)));
+    for (const s of byBlob.get(ids[i])!) await guarded(s, place(s, (t) => sys.writeNew(t, data, ownerOf(s.want!)), true));
   });
   for (const s of linked) await guarded(s, place(s, (t) => sys.link(at(s.want!.link!), t)));
 
-  // The staged folders take their places, parents before children (a staged folder is never inside another).
+  // The staged folders take their places, parents before children (a staged folder is never inside
+  // another), once the times of what is inside them are set.
+  await times.settle();
   for (const [key, tmp] of staged) {
     const path = Buffer.from(key, "latin1");
     try {
@@ -296,49 +311,52 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
       fail(path, e);
     }
   }
-
   ctx.log.debug({ placed: placed.size }, "content written");
-  // Owners by name where this machine (its restored /etc) knows the name, else by number; then modes.
-  const owners = readNameMaps(ctx);
-  const withMeta = [...plan.steps.filter((s) => s.action === "metadata"), ...placed];
-  const times: TimeSetting[] = [];
-  for (const s of withMeta) {
+
+  // Metadata-only changes, then folders: owners, modes, and times last, as writing inside a folder
+  // moves its time.
+  const setMeta = (path: Buffer, e: Entry) => {
+    const target = abs(path);
+    sys.lchown(target, owners.uid(e), owners.gid(e));
+    if (e.type !== "l") sys.chmodPath(target, e.mode);
+    if (e.type !== "d") times.set([{ path: target, mtimeNs: e.mtimeNs }]);
+  };
+  for (const s of [...plan.steps.filter((x) => x.action === "metadata"), ...[...placed].filter((x) => x.want!.type === "d")]) {
     await guarded(s, async () => {
-      const e = s.want!;
-      const target = abs(s.path);
-      sys.lchown(target, owners.uid(e), owners.gid(e));
-      if (e.type !== "l") sys.chmodPath(target, e.mode);
-      if (e.type !== "d") times.push({ path: target, mtimeNs: e.mtimeNs });
+      setMeta(s.path, s.want!);
       done.add(s);
     });
   }
   for (const f of plan.folders) {
-    const target = abs(f.path);
-    if (sys.lstat(target)?.kind !== "dir") continue;
+    if (sys.lstat(abs(f.path))?.kind !== "dir") continue;
     try {
-      sys.lchown(target, owners.uid(f.entry), owners.gid(f.entry));
-      sys.chmodPath(target, f.entry.mode);
-      times.push({ path: target, mtimeNs: f.entry.mtimeNs });
+      setMeta(f.path, f.entry);
+      times.set([{ path: abs(f.path), mtimeNs: f.entry.mtimeNs }]);
     } catch (e) {
       fail(f.path, e);
     }
   }
-  ctx.log.debug({ entries: withMeta.length }, "metadata applied");
-  result.timesExact = await sys.setTimes(times);
-  ctx.log.debug({ entries: times.length }, "times applied");
+  ctx.log.debug("metadata applied");
+  result.timesExact = await times.close();
+  ctx.log.debug("times applied");
   result.done = [...done];
   return result;
 }
 
-function readNameMaps(ctx: Context): { uid: (e: Entry) => number; gid: (e: Entry) => number } {
-  const { sys, root } = ctx;
-  const read = (name: string) => {
+/**
+ * Name → id maps of the machine as the restore leaves it: REF's /etc/passwd and group when the
+ * restore brings them back, the live ones otherwise.
+ */
+async function nameMaps(ctx: Context, plan: FilePlan): Promise<{ uid: (e: Entry) => number; gid: (e: Entry) => number }> {
+  const { sys, root, logbook: lb } = ctx;
+  const read = async (name: string) => {
+    const step = plan.steps.find((s) => s.blob && s.path.toString("latin1") === `etc/${name}`);
     const file = `${root === "/" ? "" : root}/etc/${name}`;
-    const byId = sys.exists(file) ? parseIdFile(sys.readFile(file).toString()) : new Map<number, string>();
-    return new Map([...byId].map(([id, n]) => [n, id]));
+    const text = step ? (await lb.readBlobs([step.blob!]))[0]?.toString() : sys.exists(file) ? sys.readFile(file).toString() : undefined;
+    return new Map([...parseIdFile(text ?? "")].map(([id, n]) => [n, id]));
   };
-  const users = read("passwd");
-  const groups = read("group");
+  const users = await read("passwd");
+  const groups = await read("group");
   return {
     uid: (e) => (e.user && users.has(e.user) ? users.get(e.user)! : e.uid),
     gid: (e) => (e.group && groups.has(e.group) ? groups.get(e.group)! : e.gid),

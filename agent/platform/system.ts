@@ -47,6 +47,14 @@ export interface TimeSetting {
   mtimeNs: bigint;
 }
 
+export interface TimeWriter {
+  set(entries: TimeSetting[]): void;
+  /** Resolves once every time handed over so far is set (before the paths move). */
+  settle(): Promise<void>;
+  /** Finishes; false when only microseconds could be kept or some time could not be set. */
+  close(): Promise<boolean>;
+}
+
 export interface System {
   lstat(path: BytePath | string): Stat | undefined;
   readdir(path: BytePath | string): BytePath[];
@@ -68,8 +76,11 @@ export interface System {
   mkdirOne(path: BytePath | string, mode: number): void;
   symlink(target: BytePath, path: BytePath | string): void;
   link(existing: BytePath | string, path: BytePath | string): void;
-  /** Creates a new file (never through an existing name or symlink) with this content. */
-  writeNew(path: BytePath, data: Buffer, mode: number): void;
+  /**
+   * Creates a new file (never through an existing name or symlink) with this content, owner and
+   * exact mode (no umask): complete before anyone can see it under its final name.
+   */
+  writeNew(path: BytePath, data: Buffer, meta: { mode: number; uid: number; gid: number }): void;
   /** Renames, replacing the target entry itself (a symlink there is replaced, not followed). */
   move(from: BytePath, to: BytePath): void;
   /** Owner of the entry itself (lchown: a symlink is changed, not its target). */
@@ -78,10 +89,10 @@ export interface System {
   mkfifo(path: BytePath, mode: number): Promise<void>;
   /**
    * Sets modification times to the nanosecond (access time = modification time), symlinks not
-   * followed. Node's own utimes keeps microseconds only; python3's os.utime(ns=) keeps them all.
-   * Returns false when only microseconds could be kept.
+   * followed, on the side while the caller goes on writing. Node's own utimes keeps microseconds
+   * only; python3's os.utime(ns=) keeps them all.
    */
-  setTimes(entries: TimeSetting[]): Promise<boolean>;
+  timeWriter(): TimeWriter;
   mkdir(path: string, mode: number): void;
   chmod(path: string, mode: number): void;
   remove(path: string): void;
@@ -108,11 +119,28 @@ export interface System {
 }
 
 /** Reads NUL-separated pairs (path, mtime in ns) and sets both times without following symlinks. */
+/**
+ * Reads NUL-separated PATH, NANOSECONDS pairs as they come; an empty path asks for "s\n" once all
+ * before it are set. Exits 3 when some time could not be set.
+ */
 const SET_TIMES_PY = [
   "import os, sys",
-  "d = sys.stdin.buffer.read().split(b'\\0')",
-  "for i in range(0, len(d) - 1, 2):",
-  "    t = int(d[i + 1]); os.utime(d[i], ns=(t, t), follow_symlinks=False)",
+  "buf, path, bad = b'', None, 0",
+  "while True:",
+  "    chunk = os.read(0, 1 << 16)",
+  "    if not chunk: break",
+  "    parts = (buf + chunk).split(b'\\0')",
+  "    buf = parts.pop()",
+  "    for p in parts:",
+  "        if path is None and p == b'':",
+  "            sys.stdout.write('s\\n'); sys.stdout.flush()",
+  "        elif path is None: path = p",
+  "        else:",
+  "            t = int(p)",
+  "            try: os.utime(path, ns=(t, t), follow_symlinks=False)",
+  "            except OSError: bad += 1",
+  "            path = None",
+  "sys.exit(3 if bad else 0)",
 ].join("\n");
 
 function kindOf(s: fs.BigIntStats): Stat["kind"] {
@@ -227,8 +255,16 @@ export class NodeSystem implements System {
     fs.linkSync(existing, path);
   }
 
-  writeNew(path: BytePath, data: Buffer, mode: number): void {
-    fs.writeFileSync(path, data, { mode, flag: "wx" });
+  writeNew(path: BytePath, data: Buffer, meta: { mode: number; uid: number; gid: number }): void {
+    const fd = fs.openSync(path, "wx", 0o600);
+    try {
+      fs.writeSync(fd, data);
+      // Owner first: a chown clears setuid and setgid bits.
+      fs.fchownSync(fd, meta.uid, meta.gid);
+      fs.fchmodSync(fd, meta.mode);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   move(from: BytePath, to: BytePath): void {
@@ -248,25 +284,69 @@ export class NodeSystem implements System {
     if (r.code !== 0) throw new Error(r.stderr.trim());
   }
 
-  async setTimes(entries: TimeSetting[]): Promise<boolean> {
-    if (!entries.length) return true;
+  timeWriter(): TimeWriter {
     const NUL = Buffer.from([0]);
-    const input = Buffer.concat(entries.flatMap((e) => [e.path, NUL, Buffer.from(`${e.mtimeNs}`), NUL]));
-    try {
-      const r = await this.exec("python3", ["-c", SET_TIMES_PY], { input });
-      if (r.code === 0) return true;
-    } catch {
-      // no python3: fall back to microseconds below
-    }
-    for (const e of entries) {
-      const secs = Number(e.mtimeNs / 1000n) / 1e6;
-      try {
-        fs.lutimesSync(e.path, secs, secs);
-      } catch {
-        // reported by the caller's verification
+    const child = spawn("python3", ["-c", SET_TIMES_PY], { env: this.env(), stdio: ["pipe", "pipe", "ignore"] });
+    let failed = false;
+    const fallback: TimeSetting[] = [];
+    const waiting: (() => void)[] = [];
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      for (let nl = out.indexOf("\n"); nl >= 0; nl = out.indexOf("\n")) {
+        out = out.slice(nl + 1);
+        waiting.shift()?.();
       }
-    }
-    return false;
+    });
+    child.stdin.on("error", () => (failed = true));
+    // Handed over in batches: one pipe write per file would cost more than setting the time.
+    let pending: Buffer[] = [];
+    const flush = () => {
+      if (pending.length && !failed) child.stdin.write(Buffer.concat(pending));
+      pending = [];
+    };
+    const exited = new Promise<number>((resolve) => {
+      child.on("error", () => resolve(-1));
+      child.on("close", (code) => resolve(code ?? -1));
+    });
+    // Without python3, times are set here to the microsecond when the writer closes.
+    void exited.then((code) => {
+      if (code === -1) failed = true;
+      for (const w of waiting.splice(0)) w();
+    });
+    return {
+      set: (entries) => {
+        for (const e of entries) {
+          fallback.push(e);
+          pending.push(e.path, NUL, Buffer.from(String(e.mtimeNs)), NUL);
+        }
+        if (pending.length >= 1024) flush();
+      },
+      settle: () => {
+        flush();
+        if (failed) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          child.stdin.write(NUL);
+        });
+      },
+      close: async () => {
+        flush();
+        child.stdin.end();
+        const code = await exited;
+        // 3: python3 set every time it could; a path that went away is not a reason to redo them all.
+        if ((code === 0 || code === 3) && !failed) return true;
+        for (const e of fallback) {
+          const secs = Number(e.mtimeNs / 1000n) / 1e6;
+          try {
+            fs.lutimesSync(e.path, secs, secs);
+          } catch {
+            // reported by the caller's verification
+          }
+        }
+        return false;
+      },
+    };
   }
 
   mkdir(path: string, mode: number): void {

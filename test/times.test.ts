@@ -1,0 +1,55 @@
+// Modification times to the nanosecond, set by a helper process while the restore goes on writing.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { NodeSystem } from "../agent/platform/system.js";
+import { cleanup, tempDir } from "./helpers/guest.js";
+
+const NS = 1_700_000_000_123_456_789n;
+
+class NoPythonSystem extends NodeSystem {
+  env(): Record<string, string> {
+    return { PATH: "/nonexistent" };
+  }
+}
+
+function files(dir: string): { file: Buffer; link: Buffer; moved: Buffer } {
+  fs.writeFileSync(`${dir}/f`, "x");
+  fs.writeFileSync(`${dir}/target`, "t");
+  fs.symlinkSync("target", `${dir}/link`);
+  fs.writeFileSync(`${dir}/before-move`, "m");
+  return { file: Buffer.from(`${dir}/f`), link: Buffer.from(`${dir}/link`), moved: Buffer.from(`${dir}/before-move`) };
+}
+
+test("times are exact to the nanosecond, symlinks not followed, settled before a path moves", async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const p = files(dir);
+  const w = new NodeSystem().timeWriter();
+  w.set([{ path: p.moved, mtimeNs: NS }]);
+  await w.settle();
+  fs.renameSync(p.moved, `${dir}/after-move`);
+  w.set([
+    { path: p.file, mtimeNs: NS + 1n },
+    { path: p.link, mtimeNs: NS + 2n },
+  ]);
+  assert.equal(await w.close(), true);
+  const mt = (f: string) => fs.lstatSync(f, { bigint: true }).mtimeNs;
+  assert.equal(mt(`${dir}/after-move`), NS);
+  assert.equal(mt(`${dir}/f`), NS + 1n);
+  assert.equal(mt(`${dir}/link`), NS + 2n);
+  assert.notEqual(mt(`${dir}/target`), NS + 2n, "the symlink's target keeps its own time");
+});
+
+test("without python3 times are kept to the microsecond, and the writer says so", async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  const p = files(dir);
+  const w = new NoPythonSystem().timeWriter();
+  w.set([{ path: p.file, mtimeNs: NS }]);
+  await w.settle();
+  w.set([{ path: p.link, mtimeNs: NS }]);
+  assert.equal(await w.close(), false);
+  assert.equal(fs.lstatSync(`${dir}/f`, { bigint: true }).mtimeNs / 1000n, NS / 1000n);
+  assert.equal(fs.lstatSync(`${dir}/link`, { bigint: true }).mtimeNs / 1000n, NS / 1000n);
+});
