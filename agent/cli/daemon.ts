@@ -33,7 +33,7 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
       ctx.logbook.requireExists();
       const line = (o: Record<string, unknown>) => io.out(JSON.stringify({ time: ctx.sys.now().toISOString(), ...o }) + "\n");
       const daemon = new Daemon(ctx, {
-        snapshot: (id, message) => line({ event: "snapshot", id, message }),
+        snapshot: (id, message, ms) => line({ event: "snapshot", id, message, ms }),
         error: (message) => io.err(`vml-agent daemon: ${message}\n`),
         note: (message) => line({ event: "note", message }),
       });

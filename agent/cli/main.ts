@@ -2,13 +2,14 @@
 // vml-agent's entry point: a terminal's command line, run here, or handed to the daemon's socket when
 // one listens (ordinary users snapshot through it; commits from everyone are serialised there).
 import { NodeSystem } from "../platform/system.js";
-import { runCli } from "./program.js";
 import { forwardToDaemon } from "./forward.js";
 
 async function main(argv: string[]): Promise<number> {
   const sys = new NodeSystem();
   const forwarded = await forwardToDaemon(sys, argv, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
   if (forwarded !== undefined) return forwarded;
+  // Loaded only when the command runs here: a command the daemon runs starts in a fraction of the time.
+  const { runCli } = await import("./program.js");
   return runCli(argv, {
     sys,
     out: (t) => void process.stdout.write(t),

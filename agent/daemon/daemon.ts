@@ -10,7 +10,7 @@ import { prune } from "../core/prune.js";
 import { schedule as cron, type ScheduledTask } from "node-cron";
 
 export interface DaemonEvents {
-  snapshot(id: string, message: string): void;
+  snapshot(id: string, message: string, ms: number): void;
   error(message: string): void;
   /** Something worth a line in the log (a schedule that waited, a prune's result). */
   note(message: string): void;
@@ -132,9 +132,10 @@ export class Daemon {
 
   private snapshot(prefix: string, trigger: "auto" | "package" | "schedule" = "auto"): Promise<void> {
     const run = (async () => {
+      const started = this.ctx.sys.now().getTime();
       try {
         const r = await commitDescribed(this.ctx, trigger, (c) => summarize(prefix, c));
-        if (!r.unchanged) this.events.snapshot(r.id, r.message ?? prefix);
+        if (!r.unchanged) this.events.snapshot(r.id, r.message ?? prefix, this.ctx.sys.now().getTime() - started);
       } catch (e) {
         this.events.error(`snapshot failed: ${(e as Error).message}`);
       } finally {
