@@ -77,5 +77,19 @@ test("snapshots through the scan cache equal full scans, whatever changed", asyn
   assert.ok(!recorded.includes("d0/f1.txt") || fs.statSync(`${w}/d0/f1.txt`).size <= 2048);
   assert.ok(!recorded.includes("work/d1/"), "the new exclude rule took effect");
   assert.ok(!recorded.includes("work/d4/"), "the removed folder left the snapshot");
+
+  // A watch's hints focus the check on their folders: a change elsewhere waits for a full check.
+  fs.appendFileSync(`${w}/d0/f2.txt`, "hinted\n");
+  fs.appendFileSync(`${w}/d3/f1.txt`, "not hinted\n");
+  const hinted = await commit(context(root), { message: "hinted", trigger: "auto", hints: ["home/alice/work/d0/f2.txt"] });
+  const shown = git(root, ["show", "--stat", "--format=", "HEAD"]).toString();
+  assert.match(shown, /d0\/f2\.txt/);
+  assert.doesNotMatch(shown, /d3\/f1\.txt/, "outside the hints nothing is looked at");
+  assert.ok(hinted.scan.files <= 12, `${hinted.scan.files} files read`);
+  const rescan = await commit(context(root), { message: "rescan", trigger: "schedule" });
+  assert.match(git(root, ["show", "--stat", "--format=", "HEAD"]).toString(), /d3\/f1\.txt/, "the full check finds the rest");
+  const ctx = context(root);
+  ctx.logbook.dropScanCache();
+  assert.equal((await stage(ctx)).tree, rescan.tree);
   execFileSync("git", ["fsck", "--no-progress"], { env: { ...process.env, GIT_DIR: `${root}/var/lib/vml/logbook` } });
 });

@@ -71,6 +71,8 @@ export class Scanner {
   private readonly cachedChildren = new Map<string, string[]>();
   /** Files with more than one name, by device:inode, resolved into hard links once all reads are done. */
   private readonly linked = new Map<string, { path: Buffer; entry: Entry }[]>();
+  /** With a focus: the focused folders and their ancestors, the only ones looked at. */
+  private onPath?: Set<string>;
 
   constructor(
     private readonly sys: System,
@@ -97,10 +99,34 @@ export class Scanner {
     return rel.length ? Buffer.concat([this.rootBuf, SLASH, rel]) : this.rootBuf.length ? this.rootBuf : "/";
   }
 
-  /** Pass one: every folder's own stat; folders that changed, or hold what git cannot vouch for, are read. */
-  walk(): void {
+  /**
+   * Pass one: every folder's own stat; folders that changed, or hold what git cannot vouch for, are
+   * read. With `focus` (folders a watch saw change), the cache is trusted for every other folder
+   * and they are not even looked at.
+   */
+  walk(focus?: Set<string>): void {
+    if (focus) {
+      this.onPath = new Set();
+      for (const key of focus) for (let k = key; !this.onPath.has(k); k = parentKey(k)) {
+        this.onPath.add(k);
+        if (k === "") break;
+      }
+    }
     const st = this.sys.lstat(this.abs(Buffer.alloc(0)));
     if (st) this.visit(Buffer.alloc(0), "", -1, st);
+  }
+
+  /** A folder the cache vouches for without a look (outside the focus), with all below it. */
+  private trust(dir: Buffer, rel: string, ruleIndex: number, cached: CachedDir): void {
+    const key = dir.toString("latin1");
+    this.result.dirs.set(key, { dir, rel, ruleIndex, stamp: cached.stamp, changed: false, recorded: cached.recorded, split: cached.split, reread: cached.reread });
+    const decide = this.rules.childDecider(rel, ruleIndex);
+    for (const childKey of this.cachedChildren.get(key) ?? []) {
+      const child = Buffer.from(childKey, "latin1");
+      const name = child.subarray(dir.length ? dir.length + 1 : 0).toString("utf8");
+      const childRel = rel ? `${rel}/${name}` : name;
+      this.trust(child, childRel, decide(childRel, name, true), this.cache.dirs.get(childKey)!);
+    }
   }
 
   private visit(dir: Buffer, rel: string, ruleIndex: number, st: Stat): ScannedDir {
@@ -128,6 +154,12 @@ export class Scanner {
     for (const childKey of this.cachedChildren.get(key) ?? []) {
       const child = Buffer.from(childKey, "latin1");
       const name = child.subarray(dir.length ? dir.length + 1 : 0);
+      const childCached = this.cache.dirs.get(childKey)!;
+      if (this.onPath && !this.onPath.has(childKey) && !childCached.reread && childCached.stamp) {
+        const childRel = rel ? `${rel}/${name.toString("utf8")}` : name.toString("utf8");
+        this.trust(child, childRel, decide(childRel, name.toString("utf8"), true), childCached);
+        continue;
+      }
       const childSt = this.sys.lstat(this.abs(child));
       if (!childSt || childSt.kind !== "dir") {
         reread = true; // changed within one clock tick of the folder's last look

@@ -53,6 +53,30 @@ async function indexedMeta(lb: Logbook, cache: ScanCache): Promise<Map<string, s
 export interface StageOptions {
   /** Keep the recorded environment instead of the caller's (a scheduled run has no user shell). */
   keepEnv?: boolean;
+  /**
+   * Paths (relative to the root) a watch saw change since the last snapshot: only their folders are
+   * checked, the scan cache vouches for the rest. Absent: everything is checked.
+   */
+  hints?: string[];
+}
+
+/** Beyond this many folders to check, checking everything costs no more. */
+const MAX_FOCUS = 2000;
+
+/** The folders to check for these hints (keys as in the scan cache), or undefined for all of them. */
+function focusOf(hints: string[] | undefined, cache: ScanCache): Set<string> | undefined {
+  if (!hints || !cache.dirs.size) return undefined;
+  const focus = new Set<string>();
+  for (const h of hints) {
+    // A name that was not UTF-8 reaches us mangled: no way to name its folder, so check all.
+    if (h.includes("\uFFFD")) return undefined;
+    const key = Buffer.from(h, "utf8").toString("latin1");
+    if (cache.dirs.has(key)) focus.add(key);
+    const slash = key.lastIndexOf("/");
+    focus.add(slash < 0 ? "" : key.slice(0, slash));
+    if (focus.size > MAX_FOCUS) return undefined;
+  }
+  return focus;
 }
 
 /** The scan cache is only valid for the same rules, size limit and owner names. */
@@ -84,9 +108,13 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   // git reads the index and stats the files it holds while the scan looks at the folders: two
   // cores, two jobs.
   const indexedP = indexedMeta(lb, cache);
-  const dirtyP = cache.dirs.size ? lb.git(["diff-files", "--name-only", "-z", "--", ":(exclude).vml"]) : undefined;
+  const focus = focusOf(opts.hints, cache);
+  const only = focus && !focus.has("") ? [...focus].map((k) => Buffer.from(k, "latin1").toString("utf8")) : undefined;
+  const dirtyP = cache.dirs.size
+    ? lb.git(only ? ["--literal-pathspecs", "diff-files", "--name-only", "-z", "--", ...only] : ["diff-files", "--name-only", "-z", "--", ":(exclude).vml"])
+    : undefined;
   const scanner = new Scanner(sys, root, ctx.rules, config.sizeLimit, owners, cache, racyAfter, (n, b) => ctx.progress?.update(n, b));
-  scanner.walk();
+  scanner.walk(focus);
   const indexed = await indexedP;
   if (dirtyP) scanner.recheck(splitNul(await dirtyP));
   const scanned = scanner.finish((d) => keptShards(d, indexed).length > 0);
@@ -242,12 +270,12 @@ export async function commit(ctx: Context, opts: CommitOptions & { describe?: bo
  * A snapshot whose message is made from what changed (the daemon's automatic snapshots). The
  * environment recorded last is kept: a daemon has no user shell of its own.
  */
-export async function commitDescribed(ctx: Context, trigger: Trigger, describe: (c: Changes) => string): Promise<CommitResult & { message?: string }> {
+export async function commitDescribed(ctx: Context, trigger: Trigger, describe: (c: Changes) => string, hints?: string[]): Promise<CommitResult & { message?: string }> {
   const lb = ctx.logbook;
   lb.requireExists();
   return withLock(ctx, async () => {
     const headP = readHead(lb);
-    const staged = await stage(ctx, { keepEnv: true });
+    const staged = await stage(ctx, { keepEnv: true, hints });
     const head = await headP;
     if (head && head.tree === staged.tree) return { id: head.id, unchanged: true, parent: head.id, tree: staged.tree, scan: staged.scan };
     const message = describe(await diffSnapshots(lb, head?.tree, staged.tree));

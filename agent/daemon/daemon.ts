@@ -127,17 +127,20 @@ export class Daemon {
     this.hints.clear();
     this.state.firstHint = this.state.lastHint = undefined;
     const pkg = hinted.some((h) => PACKAGE_DBS.some((d) => h === d.slice(1) || h.startsWith(d.slice(1) + "/")));
-    await this.snapshot(pkg ? "package transaction" : "auto", pkg ? "package" : "auto");
+    await this.snapshot(pkg ? "package transaction" : "auto", pkg ? "package" : "auto", hinted);
   }
 
-  private snapshot(prefix: string, trigger: "auto" | "package" | "schedule" = "auto"): Promise<void> {
+  /** With hints, only their folders are checked; without (start-up, rescan), everything is. */
+  private snapshot(prefix: string, trigger: "auto" | "package" | "schedule" = "auto", hints?: string[]): Promise<void> {
     const run = (async () => {
       const started = this.ctx.sys.now().getTime();
       try {
-        const r = await commitDescribed(this.ctx, trigger, (c) => summarize(prefix, c));
+        const r = await commitDescribed(this.ctx, trigger, (c) => summarize(prefix, c), hints);
         if (!r.unchanged) this.events.snapshot(r.id, r.message ?? prefix, this.ctx.sys.now().getTime() - started);
       } catch (e) {
         this.events.error(`snapshot failed: ${(e as Error).message}`);
+        // What the hints named is still to be recorded: the next snapshot looks there again.
+        for (const h of hints ?? []) this.hints.add(h);
       } finally {
         this.state.lastSnapshot = this.ctx.sys.now().getTime();
         this.running = undefined;
