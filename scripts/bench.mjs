@@ -182,18 +182,31 @@ try {
     .split("\n")
     .reduce((n, x) => n + Number(x), 0);
 
-  // Restore: the whole work area onto an empty place, then one changed file.
-  const restoreRes = {};
-  fs.rmSync(work, { recursive: true });
-  restoreRes.vml = timedDurable(process.execPath, [agentBin, "--root", guest, "restore", "@~1"], { env: agentEnv });
+  // Restore: the whole work area onto an empty place, each tool in turn, ROUNDS times (the disk's
+  // speed here drifts between runs: medians of interleaved rounds); then one changed file.
+  const full = lg(["rev-parse", "HEAD"]).trim();
   const rsyncDst = path.join(top, "rsync-dst");
-  restoreRes.rsync = timedDurable("rsync", ["-a", `${gitWork}/`, `${rsyncDst}/`]);
   const gitDst = path.join(top, "git-dst");
-  fs.mkdirSync(gitDst);
-  restoreRes.git = timedDurable("git", ["--git-dir", path.join(gitWork, ".git"), "--work-tree", gitDst, "checkout", "-f", "HEAD", "--", "."], { env: gitEnv });
-  if (hasRestic) restoreRes.restic = timedDurable("restic", ["restore", "latest", "--target", path.join(top, "restic-dst")], { env: resticEnv });
+  const resticDst = path.join(top, "restic-dst");
+  const rounds = { vml: [], rsync: [], git: [], restic: [], vmlRss: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const d of [work, rsyncDst, gitDst, resticDst]) fs.rmSync(d, { recursive: true, force: true });
+    const v = timedDurable(process.execPath, [agentBin, "--root", guest, "restore", full], { env: agentEnv });
+    rounds.vml.push(v.secs);
+    rounds.vmlRss.push(v.rssKiB);
+    rounds.rsync.push(timedDurable("rsync", ["-a", `${gitWork}/`, `${rsyncDst}/`]).secs);
+    fs.mkdirSync(gitDst);
+    rounds.git.push(timedDurable("git", ["--git-dir", path.join(gitWork, ".git"), "--work-tree", gitDst, "checkout", "-f", "HEAD", "--", "."], { env: gitEnv }).secs);
+    if (hasRestic) rounds.restic.push(timedDurable("restic", ["restore", "latest", "--target", resticDst], { env: resticEnv }).secs);
+  }
+  const restoreRes = {
+    vml: { secs: median(rounds.vml), rssKiB: median(rounds.vmlRss) },
+    rsync: { secs: median(rounds.rsync) },
+    git: { secs: median(rounds.git) },
+    restic: { secs: median(rounds.restic) },
+  };
   fs.appendFileSync(path.join(work, "run0007/hist007.txt"), "changed after the restore\n");
-  restoreRes.one = timedDurable(process.execPath, [agentBin, "--root", guest, "restore", "@~1"], { env: agentEnv });
+  restoreRes.one = timedDurable(process.execPath, [agentBin, "--root", guest, "restore", full], { env: agentEnv });
 
   // The daemon at rest: memory and CPU while it watches the whole work area and nothing changes;
   // then on the same work area grown to DAEMON_FILES (its start-up check records the new files).
@@ -220,7 +233,7 @@ try {
   for (const row of rows) console.log(row.map((s, i) => s.padEnd(i === 0 ? 22 : 16)).join(""));
   const r = restoreRes;
   console.log(
-    ["full restore", fmt(r.vml.secs), `git checkout ${fmt(r.git.secs)}`, `rsync -a ${fmt(r.rsync.secs)}`, hasRestic ? `restic ${fmt(r.restic.secs)}` : "-"].map((x, i) => x.padEnd(i === 0 ? 22 : 22)).join(""),
+    [`full restore (median)`, fmt(r.vml.secs), `git checkout ${fmt(r.git.secs)}`, `rsync -a ${fmt(r.rsync.secs)}`, hasRestic ? `restic ${fmt(r.restic.secs)}` : "-"].map((x, i) => x.padEnd(i === 0 ? 22 : 22)).join(""),
   );
   console.log(
     `restore ratios: ${(r.vml.secs / r.git.secs).toFixed(2)}x git checkout, ${(r.rsync.secs / r.vml.secs).toFixed(2)}x faster than rsync${hasRestic ? `, ${(r.restic.secs / r.vml.secs).toFixed(2)}x faster than restic` : ""}; one changed file: ${fmt(r.one.secs)} (${((r.one.secs / r.vml.secs) * 100).toFixed(0)}% of a full restore)`,

@@ -197,23 +197,29 @@ export class Logbook {
     if (!ids.length) return;
     let pending: Buffer = Buffer.alloc(0);
     let index = 0;
+    // Chunks are taken strictly one after the other, even if the pipe hands one over while the
+    // consumer still awaits the last.
+    let chain: Promise<void> = Promise.resolve();
+    const take = async (chunk: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      for (;;) {
+        const nl = pending.indexOf(0x0a);
+        if (nl < 0) return;
+        const head = pending.subarray(0, nl).toString().split(" ");
+        if (head[1] === "missing") throw new VmlError("GIT_FAILED", `object ${head[0]} is missing from the logbook`);
+        const size = Number(head[2]);
+        if (pending.length < nl + 1 + size + 1) return;
+        const blob = pending.subarray(nl + 1, nl + 1 + size);
+        pending = pending.subarray(nl + 1 + size + 1);
+        await onBlob(index++, blob);
+      }
+    };
     await this.git(["cat-file", "--batch"], {
       input: ids.join("\n") + "\n",
       collect: false,
-      onStdout: async (chunk) => {
-        pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-        for (;;) {
-          const nl = pending.indexOf(0x0a);
-          if (nl < 0) return;
-          const head = pending.subarray(0, nl).toString().split(" ");
-          if (head[1] === "missing") throw new VmlError("GIT_FAILED", `object ${head[0]} is missing from the logbook`);
-          const size = Number(head[2]);
-          if (pending.length < nl + 1 + size + 1) return;
-          await onBlob(index++, pending.subarray(nl + 1, nl + 1 + size));
-          pending = pending.subarray(nl + 1 + size + 1);
-        }
-      },
+      onStdout: (chunk) => (chain = chain.then(() => take(chunk))),
     });
+    await chain;
   }
 
   /**

@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import { spawn } from "node:child_process";
 import * as os from "node:os";
+import { fileWriter, type FileWriter } from "./writers.js";
 
 /** Paths are raw bytes: guest file names need not be valid UTF-8. */
 export type BytePath = Buffer;
@@ -76,11 +77,8 @@ export interface System {
   mkdirOne(path: BytePath | string, mode: number): void;
   symlink(target: BytePath, path: BytePath | string): void;
   link(existing: BytePath | string, path: BytePath | string): void;
-  /**
-   * Creates a new file (never through an existing name or symlink) with this content, owner and
-   * exact mode (no umask): complete before anyone can see it under its final name.
-   */
-  writeNew(path: BytePath, data: Buffer, meta: { mode: number; uid: number; gid: number }): void;
+  /** Creates new files, several at once (see FileWriter). */
+  fileWriter(): FileWriter;
   /** Renames, replacing the target entry itself (a symlink there is replaced, not followed). */
   move(from: BytePath, to: BytePath): void;
   /** Owner of the entry itself (lchown: a symlink is changed, not its target). */
@@ -255,16 +253,8 @@ export class NodeSystem implements System {
     fs.linkSync(existing, path);
   }
 
-  writeNew(path: BytePath, data: Buffer, meta: { mode: number; uid: number; gid: number }): void {
-    const fd = fs.openSync(path, "wx", 0o600);
-    try {
-      fs.writeSync(fd, data);
-      // Owner first: a chown clears setuid and setgid bits.
-      fs.fchownSync(fd, meta.uid, meta.gid);
-      fs.fchmodSync(fd, meta.mode);
-    } finally {
-      fs.closeSync(fd);
-    }
+  fileWriter(): FileWriter {
+    return fileWriter();
   }
 
   move(from: BytePath, to: BytePath): void {
