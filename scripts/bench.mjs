@@ -85,6 +85,9 @@ function change(dir, round) {
  */
 async function daemonAtRest(root, env, edit, seconds = 10) {
   const { spawn } = await import("node:child_process");
+  // As the shipped systemd unit runs it: its Environment= lines apply.
+  const unit = fs.readFileSync(path.join(repo, "scripts/systemd/vml-agent.service"), "utf8");
+  for (const [, k, v] of unit.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)) env = { ...env, [k]: v };
   const t0 = Date.now();
   const child = spawn(process.execPath, [agentBin, "--root", root, "daemon"], { env, stdio: ["ignore", "pipe", "inherit"] });
   const events = [];

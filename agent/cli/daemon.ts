@@ -7,6 +7,7 @@ import { serve, type Message } from "../platform/socket.js";
 import { parseIdFile } from "../capture/owners.js";
 import { EXIT_HELP, globals, openContext, type Io } from "./io.js";
 import { FORWARDED, SOCKET } from "./forward.js";
+import { memoryUse } from "../platform/memory.js";
 import { runCli } from "./program.js";
 
 /** A user's command line, bound to the daemon's own root and configuration whatever it asked for. */
@@ -66,7 +67,7 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
         line({ event: "request", command: cmd, user: env.USER ?? null, exit: code });
         reply({ exit: code });
       });
-      line({ event: "watching", root: ctx.root, watches: daemon.watches(), socket: gid === undefined ? "root only" : ctx.config.socketGroup });
+      line({ event: "watching", root: ctx.root, watches: daemon.watches(), socket: gid === undefined ? "root only" : ctx.config.socketGroup, memory: memoryUse() });
       await stopped;
       await server.close();
       await daemon.close();

@@ -144,7 +144,6 @@ export class Daemon {
       } finally {
         this.state.lastSnapshot = this.ctx.sys.now().getTime();
         this.running = undefined;
-        releaseMemory();
         if (this.hints.size) {
           this.state.firstHint ??= this.state.lastSnapshot;
           this.state.lastHint ??= this.state.lastSnapshot;
@@ -153,7 +152,11 @@ export class Daemon {
       }
     })();
     this.running = run;
-    return run;
+    // Collected once the snapshot's frames are gone, not from inside them (they still hold its data).
+    return run.then(() => new Promise<void>((resolve) => setImmediate(() => {
+      releaseMemory();
+      resolve();
+    })));
   }
 
   watches(): number {

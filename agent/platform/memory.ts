@@ -14,3 +14,10 @@ export function releaseMemory(): void {
   }
   collect();
 }
+
+/** Where the process's memory is, in MiB: resident, V8's heap (committed and in use), off-heap buffers. */
+export function memoryUse(): { rss: number; heapTotal: number; heapUsed: number; external: number } {
+  const m = process.memoryUsage();
+  const mib = (n: number) => Math.round(n / 1048576);
+  return { rss: mib(m.rss), heapTotal: mib(m.heapTotal), heapUsed: mib(m.heapUsed), external: mib(m.external) };
+}
