@@ -75,6 +75,16 @@ test("changes settle into an automatic snapshot; a package change gets its own; 
   assert.equal(await d.exited, 0, d.stderr());
   assert.equal(d.events.at(-1)?.event, "stopped");
   assert.ok(!fs.existsSync(`${root}/var/lib/vml/logbook/vml.lock`));
+  // Nothing it started runs on: no process names the guest or works in its logbook.
+  const left = fs.readdirSync("/proc").filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false;
+    try {
+      return [`/proc/${pid}/cmdline`, `/proc/${pid}/environ`].some((f) => fs.readFileSync(f).includes(root));
+    } catch {
+      return false; // gone, or not ours to read
+    }
+  });
+  assert.deepEqual(left, [], "processes left behind");
 });
 
 test("a daemon killed in the middle of a snapshot recovers at the next start, and the logbook verifies", async (t) => {
