@@ -71,21 +71,16 @@ function generate(dir, from = 0, to = FILES) {
   }
 }
 
+/** The i-th generated file of a work area. */
+const fileOf = (dir, i) => path.join(dir, `run${String(Math.floor(i / PER_DIR)).padStart(4, "0")}`, `hist${String(i % PER_DIR).padStart(3, "0")}.txt`);
+
 function change(dir, round) {
-  for (let c = 0; c < CHANGES; c++) {
-    const i = (c * 997 + round * 31) % FILES;
-    const f = path.join(dir, `run${String(Math.floor(i / PER_DIR)).padStart(4, "0")}`, `hist${String(i % PER_DIR).padStart(3, "0")}.txt`);
-    fs.appendFileSync(f, `round ${round} change ${c}\n`);
-  }
+  for (let c = 0; c < CHANGES; c++) fs.appendFileSync(fileOf(dir, (c * 997 + round * 31) % FILES), `round ${round} change ${c}\n`);
 }
 
-/**
- * Starts `vml-agent daemon`, waits until it watches, samples /proc while nothing changes, then edits
- * files and times the automatic snapshot that follows (from the daemon's own report).
- */
-async function daemonAtRest(root, env, edit, seconds = 10) {
+/** Starts `vml-agent daemon` as the shipped systemd unit runs it (its Environment= lines apply). */
+async function startDaemon(root, env) {
   const { spawn } = await import("node:child_process");
-  // As the shipped systemd unit runs it: its Environment= lines apply.
   const unit = fs.readFileSync(path.join(repo, "scripts/systemd/vml-agent.service"), "utf8");
   for (const [, k, v] of unit.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)) env = { ...env, [k]: v };
   const t0 = Date.now();
@@ -105,8 +100,20 @@ async function daemonAtRest(root, env, edit, seconds = 10) {
     }
   };
   await until(() => events.some((e) => e.event === "watching"), "watching");
+  const stop = async () => {
+    child.kill("SIGTERM");
+    if (child.exitCode === null) await new Promise((r) => child.on("exit", r));
+  };
+  return { child, events, until, stop, readySecs: (Date.now() - t0) / 1000 };
+}
+
+/**
+ * The daemon at rest: samples /proc while nothing changes, then edits files and times the automatic
+ * snapshot that follows (from the daemon's own report).
+ */
+async function daemonAtRest(root, env, edit, seconds = 10) {
+  const { child, events, until, stop, readySecs } = await startDaemon(root, env);
   const folders = events.find((e) => e.event === "watching").watches;
-  const readySecs = (Date.now() - t0) / 1000;
   const ticks = () => fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ").slice(11, 13).reduce((a, b) => a + Number(b), 0);
   const before = ticks();
   await sleep(seconds * 1000);
@@ -117,8 +124,7 @@ async function daemonAtRest(root, env, edit, seconds = 10) {
   edit();
   await until(() => events.filter((e) => e.event === "snapshot").length > seen, "its automatic snapshot");
   const autoSecs = events.filter((e) => e.event === "snapshot").at(-1).ms / 1000;
-  child.kill("SIGTERM");
-  await new Promise((r) => child.on("exit", r));
+  await stop();
   return { folders, readySecs, cpuPercent, rssMiB, seconds, autoSecs };
 }
 
@@ -161,7 +167,7 @@ try {
     res.resticInit = timed("restic", ["backup", "--quiet", resticWork], { env: resticEnv });
   }
 
-  const inc = { vml: [], git: [], restic: [], vmlRss: [] };
+  const inc = { vml: [], git: [], restic: [], vmlRss: [], viaDaemon: [] };
   for (let r = 1; r <= ROUNDS; r++) {
     change(work, r);
     change(gitWork, r);
@@ -173,11 +179,24 @@ try {
     if (hasRestic) inc.restic.push(timed("restic", ["backup", "--quiet", resticWork], { env: resticEnv }).secs);
   }
 
+  // The same commits as a user in a CernVM makes them: the daemon runs (its automatic snapshots held
+  // off), the command is handed to it over its socket.
+  const config = path.join(guest, "etc/vml/agent.yaml");
+  const plain = fs.readFileSync(config, "utf8");
+  fs.writeFileSync(config, plain.replace(/watch_settle: \d+/, "watch_settle: 600"));
+  const daemon = await startDaemon(guest, agentEnv);
+  for (let r = 1; r <= ROUNDS; r++) {
+    change(work, 50 + r);
+    inc.viaDaemon.push(timed(process.execPath, [agentBin, "--root", guest, "commit", "-m", `round ${r} through the daemon`], { env: agentEnv }).secs);
+  }
+  await daemon.stop();
+  fs.writeFileSync(config, plain);
+
   // What one one-line change adds to the logbook, on disk.
   const gitDir = path.join(guest, "var/lib/vml/logbook");
   const lg = (a) => sh("git", a, { env: { ...gitEnv, GIT_DIR: gitDir } });
   const before = lg(["rev-parse", "HEAD"]).trim();
-  fs.appendFileSync(path.join(work, "run0042/hist042.txt"), "one more line\n");
+  fs.appendFileSync(fileOf(work, Math.floor(FILES / 2)), "one more line\n");
   sh(process.execPath, [agentBin, "--root", guest, "commit", "-m", "one line"], { env: agentEnv });
   const objs = lg(["rev-list", "--objects", `${before}..HEAD`]).trim().split("\n").map((l) => l.split(" ")[0]);
   const added = sh("git", ["cat-file", "--batch-check=%(objectsize:disk)"], { env: { ...gitEnv, GIT_DIR: gitDir }, input: objs.join("\n") + "\n" })
@@ -208,7 +227,7 @@ try {
     git: { secs: median(rounds.git) },
     restic: { secs: median(rounds.restic) },
   };
-  fs.appendFileSync(path.join(work, "run0007/hist007.txt"), "changed after the restore\n");
+  fs.appendFileSync(fileOf(work, Math.floor(FILES / 3)), "changed after the restore\n");
   restoreRes.one = timedDurable(process.execPath, [agentBin, "--root", guest, "restore", full], { env: agentEnv });
 
   // The daemon at rest: memory and CPU while it watches the whole work area and nothing changes;
@@ -232,6 +251,7 @@ try {
     ["initial snapshot", fmt(res.vmlInit.secs), fmt(res.gitInit.secs), hasRestic ? fmt(res.resticInit.secs) : "-", `${(res.vmlInit.secs / res.gitInit.secs).toFixed(2)}x git`],
     ["incremental (median)", fmt(vInc), fmt(gInc), hasRestic ? fmt(median(inc.restic)) : "-", `${(vInc / gInc).toFixed(2)}x git${hasRestic ? `, restic ${(median(inc.restic) / vInc).toFixed(1)}x slower` : ""}`],
   ];
+  rows.push(["  through the daemon", fmt(median(inc.viaDaemon)), fmt(gInc), "-", `${(median(inc.viaDaemon) / gInc).toFixed(2)}x git`]);
   console.log(["", "vml-agent", "git add+commit", "restic backup", "ratio"].map((s, i) => s.padEnd(i === 0 ? 22 : 16)).join(""));
   for (const row of rows) console.log(row.map((s, i) => s.padEnd(i === 0 ? 22 : 16)).join(""));
   const r = restoreRes;
