@@ -117,7 +117,13 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   scanner.walk(focus);
   const indexed = await indexedP;
   if (dirtyP) scanner.recheck(splitNul(await dirtyP));
-  const scanned = scanner.finish((d) => keptShards(d, indexed).length > 0);
+  // Asked of every recorded folder the cache vouched for; a folder without its shards is read.
+  const kept = new Map<string, string[]>();
+  const scanned = scanner.finish((d) => {
+    const paths = keptShards(d, indexed);
+    kept.set(d.dir.toString("latin1"), paths);
+    return paths.length > 0;
+  });
   ctx.log.debug({ dirs: scanned.dirs.size, files: scanned.files }, "scanned");
 
   // Metadata records by path in the tree; a folder the cache vouched for keeps its indexed shards.
@@ -126,7 +132,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   meta.set(FORMAT_FILE, Buffer.from(FORMAT_TEXT));
   for (const [key, d] of scanned.dirs) {
     if (!d.recorded) continue;
-    if (!d.entries) for (const p of keptShards(d, indexed)) meta.set(p, undefined);
+    if (!d.entries) for (const p of kept.get(key)!) meta.set(p, undefined);
     else {
       for (const s of shardsOf(d.dir, d.entries)) {
         const p = shardPath(s.dir, s.bucket);
