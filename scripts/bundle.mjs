@@ -10,7 +10,7 @@ import { build } from "esbuild";
 rmSync("dist/chunks", { recursive: true, force: true });
 const banner = "import { createRequire as __vmlRequire } from 'node:module'; const require = __vmlRequire(import.meta.url);";
 await build({
-  entryPoints: { "vml-agent": "agent/cli/main.ts", "vml-bridge": "host-bridge/main.ts" },
+  entryPoints: { "vml-agent": "agent/cli/main.ts", "vml-bridge": "host-bridge/main.ts", "vml-snapshot": "agent/daemon/snapshot-process.ts" },
   outdir: "dist",
   outExtension: { ".js": ".mjs" },
   chunkNames: "chunks/[name]-[hash]",

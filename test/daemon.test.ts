@@ -48,6 +48,18 @@ async function watching(t: TestContext, root: string): Promise<Running> {
   return d;
 }
 
+/** Processes that name the guest (the daemon's snapshot process, git working in its logbook). */
+function processesOf(root: string): string[] {
+  return fs.readdirSync("/proc").filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false;
+    try {
+      return [`/proc/${pid}/cmdline`, `/proc/${pid}/environ`].some((f) => fs.readFileSync(f).includes(root));
+    } catch {
+      return false; // gone, or not ours to read
+    }
+  });
+}
+
 const snapshots = (d: Running) => d.events.filter((e) => e.event === "snapshot");
 
 test("changes settle into an automatic snapshot; a package change gets its own; SIGTERM stops it cleanly", async (t) => {
@@ -75,16 +87,7 @@ test("changes settle into an automatic snapshot; a package change gets its own; 
   assert.equal(await d.exited, 0, d.stderr());
   assert.equal(d.events.at(-1)?.event, "stopped");
   assert.ok(!fs.existsSync(`${root}/var/lib/vml/logbook/vml.lock`));
-  // Nothing it started runs on: no process names the guest or works in its logbook.
-  const left = fs.readdirSync("/proc").filter((pid) => {
-    if (!/^\d+$/.test(pid)) return false;
-    try {
-      return [`/proc/${pid}/cmdline`, `/proc/${pid}/environ`].some((f) => fs.readFileSync(f).includes(root));
-    } catch {
-      return false; // gone, or not ours to read
-    }
-  });
-  assert.deepEqual(left, [], "processes left behind");
+  assert.deepEqual(processesOf(root), [], "processes left behind");
 });
 
 test("a daemon killed in the middle of a snapshot recovers at the next start, and the logbook verifies", async (t) => {
@@ -94,6 +97,8 @@ test("a daemon killed in the middle of a snapshot recovers at the next start, an
   await waitFor(() => fs.existsSync(lock), 20_000, "a snapshot to start");
   d.child.kill("SIGKILL");
   await d.exited;
+  // Its snapshot process does not outlive it.
+  await waitFor(() => processesOf(root).length === 0, 10_000, "the snapshot process to end with its daemon");
 
   const again = await watching(t, root);
   const v = agent(root, ["verify"]);

@@ -7,7 +7,7 @@ import { serve, type Message } from "../platform/socket.js";
 import { parseIdFile } from "../capture/owners.js";
 import { EXIT_HELP, globals, openContext, type Io } from "./io.js";
 import { FORWARDED, SOCKET } from "./forward.js";
-import { memoryUse } from "../platform/memory.js";
+import { memoryUse, releaseMemory } from "../platform/memory.js";
 import { runCli } from "./program.js";
 
 /** A user's command line, bound to the daemon's own root and configuration whatever it asked for. */
@@ -37,7 +37,7 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
         snapshot: (id, message, ms) => line({ event: "snapshot", id, message, ms }),
         error: (message) => io.err(`vml-agent daemon: ${message}\n`),
         note: (message) => line({ event: "note", message }),
-      });
+      }, Boolean(g.verbose));
       let stop!: () => void;
       const stopped = new Promise<void>((r) => (stop = r));
       const disposers = [
@@ -66,6 +66,9 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
         const code = await runCli(boundArgv(argv, ctx.root, g.config), { sys: new CallerSystem(env), out: (t) => reply({ out: t }), err: (t) => reply({ err: t }), stderrIsTTY: false });
         line({ event: "request", command: cmd, user: env.USER ?? null, exit: code });
         reply({ exit: code });
+        // Collected once the command's frames are gone (they still hold its data), so a user's large
+        // commit does not stay resident.
+        setImmediate(releaseMemory);
       });
       line({ event: "watching", root: ctx.root, watches: daemon.watches(), socket: gid === undefined ? "root only" : ctx.config.socketGroup, memory: memoryUse() });
       await stopped;

@@ -2,13 +2,10 @@
 // Commands never reach for `process`; main.ts fills this in.
 import { Command } from "commander";
 import { loadConfig } from "../core/config.js";
-import type { Context, Progress } from "../core/context.js";
+import { contextOf, type Context, type Progress } from "../core/context.js";
 import { VmlError } from "../core/errors.js";
-import { Logbook } from "../core/logbook.js";
-import { RuleSet } from "../model/rules.js";
 import type { System } from "../platform/system.js";
-import { createLogger } from "../platform/log.js";
-import { AGENT_VERSION, SHIPPED_RULES_DIR } from "../platform/paths.js";
+import { SHIPPED_RULES_DIR } from "../platform/paths.js";
 import { terminalProgress } from "./progress.js";
 
 export interface Io {
@@ -45,19 +42,8 @@ export function openContext(io: Io, g: GlobalOptions, withProgress = false): Con
   const root = g.root.length > 1 ? g.root.replace(/\/+$/, "") : g.root;
   if (sys.lstat(root)?.kind !== "dir") throw new VmlError("NOT_A_DIRECTORY", `--root ${g.root}: not a directory`);
   const config = loadConfig(sys, root, SHIPPED_RULES_DIR, g.config);
-  const log = createLogger(Boolean(g.verbose), sys.env().VML_LOG_LEVEL);
-  log.debug({ root, configFound: config.configFound, rules: config.rules.length }, "configured");
   const progress: Progress | undefined = withProgress && io.stderrIsTTY && !g.json ? terminalProgress(io, sys) : undefined;
-  return {
-    sys,
-    root,
-    config,
-    rules: new RuleSet(config.rules),
-    logbook: new Logbook(sys, root, log),
-    log,
-    agentVersion: AGENT_VERSION,
-    progress,
-  };
+  return contextOf(sys, root, config, Boolean(g.verbose), progress);
 }
 
 /** A path as the user types it on the guest ("/etc/hosts", "etc/hosts/") → relative to the root. */

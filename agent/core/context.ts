@@ -1,9 +1,10 @@
 // Everything a core operation needs, resolved once per command.
 import type { Config } from "./config.js";
-import type { Logbook } from "./logbook.js";
-import type { RuleSet } from "../model/rules.js";
+import { Logbook } from "./logbook.js";
+import { RuleSet } from "../model/rules.js";
 import type { System } from "../platform/system.js";
-import type { Logger } from "../platform/log.js";
+import { createLogger, type Logger } from "../platform/log.js";
+import { AGENT_VERSION } from "../platform/paths.js";
 
 export interface Progress {
   phase(name: string, total?: number): void;
@@ -20,4 +21,20 @@ export interface Context {
   log: Logger;
   agentVersion: string;
   progress?: Progress;
+}
+
+/** A context from a configuration already read (the daemon hands its own to a snapshot process). */
+export function contextOf(sys: System, root: string, config: Config, verbose: boolean, progress?: Progress): Context {
+  const log = createLogger(verbose, sys.env().VML_LOG_LEVEL);
+  log.debug({ root, configFound: config.configFound, rules: config.rules.length }, "configured");
+  return {
+    sys,
+    root,
+    config,
+    rules: new RuleSet(config.rules),
+    logbook: new Logbook(sys, root, log),
+    log,
+    agentVersion: AGENT_VERSION,
+    progress,
+  };
 }

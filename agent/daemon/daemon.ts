@@ -1,12 +1,14 @@
-// The daemon: hints from the watch settle into automatic snapshots. One snapshot at a time; close()
+// The daemon: hints from the watch settle into automatic snapshots. One snapshot at a time, each in a
+// process of its own (snapshot-process.ts), so what a large one allocates is not kept; close()
 // finishes the one in progress and releases every watcher and timer.
 import type { Context } from "../core/context.js";
-import { commitDescribed } from "../core/snapshot.js";
-import { summarize } from "../model/summary.js";
 import { dueAt, type SettleState } from "./settle.js";
 import { PACKAGE_DBS, watchTree, type Watch } from "./watcher.js";
-import { releaseMemory } from "../platform/memory.js";
+import { keepHeapSmall, releaseMemory } from "../platform/memory.js";
 import { prune } from "../core/prune.js";
+import { SNAPSHOT_PROCESS } from "../platform/paths.js";
+import type { Trigger } from "../model/message.js";
+import type { SnapshotReply, SnapshotRequest } from "./snapshot-request.js";
 import { schedule as cron, type ScheduledTask } from "node-cron";
 
 export interface DaemonEvents {
@@ -28,10 +30,12 @@ export class Daemon {
   constructor(
     private ctx: Context,
     private readonly events: DaemonEvents,
+    private readonly verbose = false,
   ) {}
 
   /** The watch first, then a full check for what changed while no daemon ran: nothing falls between. */
   async start(): Promise<void> {
+    keepHeapSmall();
     await this.watch();
     await this.snapshot("auto (start-up check)");
     this.scheduleJobs();
@@ -131,11 +135,13 @@ export class Daemon {
   }
 
   /** With hints, only their folders are checked; without (start-up, rescan), everything is. */
-  private snapshot(prefix: string, trigger: "auto" | "package" | "schedule" = "auto", hints?: string[]): Promise<void> {
+  private snapshot(prefix: string, trigger: Trigger = "auto", hints?: string[]): Promise<void> {
     const run = (async () => {
       const started = this.ctx.sys.now().getTime();
       try {
-        const r = await commitDescribed(this.ctx, trigger, (c) => summarize(prefix, c), hints);
+        const request: SnapshotRequest = { root: this.ctx.root, config: this.ctx.config, verbose: this.verbose, trigger, prefix, hints };
+        const r = (await this.ctx.sys.runChild(SNAPSHOT_PROCESS, [this.ctx.root], request)) as SnapshotReply;
+        if ("error" in r) throw new Error(r.error);
         if (!r.unchanged) this.events.snapshot(r.id, r.message ?? prefix, this.ctx.sys.now().getTime() - started);
       } catch (e) {
         this.events.error(`snapshot failed: ${(e as Error).message}`);
@@ -152,11 +158,7 @@ export class Daemon {
       }
     })();
     this.running = run;
-    // Collected once the snapshot's frames are gone, not from inside them (they still hold its data).
-    return run.then(() => new Promise<void>((resolve) => setImmediate(() => {
-      releaseMemory();
-      resolve();
-    })));
+    return run;
   }
 
   watches(): number {

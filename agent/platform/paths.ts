@@ -17,3 +17,5 @@ function packageDir(): string {
 export const PACKAGE_DIR = packageDir();
 export const SHIPPED_RULES_DIR = `${PACKAGE_DIR}/rules`;
 export const AGENT_VERSION: string = JSON.parse(readFileSync(`${PACKAGE_DIR}/package.json`, "utf8")).version;
+/** The module that takes one of the daemon's snapshots in a process of its own (see the bundle). */
+export const SNAPSHOT_PROCESS = `${PACKAGE_DIR}/dist/vml-snapshot.mjs`;

@@ -2,7 +2,7 @@
 // never imports node:fs or node:child_process itself, so tests run it on temporary guest roots with a
 // fixed clock and environment.
 import * as fs from "node:fs";
-import { spawn } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import * as os from "node:os";
 import { fileWriter, type FileWriter } from "./writers.js";
 
@@ -96,6 +96,12 @@ export interface System {
   remove(path: string): void;
   exists(path: BytePath | string): boolean;
   exec(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Runs a module of this package in a node process of its own (`args` show in ps), hands it
+   * `request` and resolves with its one reply. The child's stderr is ours; it ends when we do (its
+   * channel to us closes).
+   */
+  runChild(module: string, args: string[], request: unknown): Promise<unknown>;
   /** Flushes the file system holding `path` to disk (syncfs): one flush for many written files. */
   syncFs(path: string): Promise<void>;
   /** Whether a process with this pid is alive (for stale lock recovery). */
@@ -387,6 +393,22 @@ export class NodeSystem implements System {
         failed === undefined ? resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }) : reject(failed),
       );
       child.stdin.end(opts.input ?? "");
+    });
+  }
+
+  runChild(module: string, args: string[], request: unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const child = fork(module, args, { env: this.env(), stdio: ["ignore", "ignore", "inherit", "ipc"] });
+      let replied = false;
+      child.once("message", (reply) => {
+        replied = true;
+        resolve(reply);
+      });
+      child.on("error", reject);
+      child.on("exit", (code, signal) => {
+        if (!replied) reject(new Error(`${module} ended without a reply (${signal ?? `exit ${code}`})`));
+      });
+      child.send(request as object);
     });
   }
 
