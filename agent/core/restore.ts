@@ -72,7 +72,9 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
         if (first.missingConfig.length) addCvmfsRepos(ctx, first.missingConfig);
         report.cvmfs = { ...(await checkCvmfs(ctx, refTree)), added: first.missingConfig };
       }
-      await ctx.sys.syncFs(ctx.root);
+      // While the disk is flushed, git learns the restored files' stat, as a checkout of its own
+      // would leave it: the next snapshot does not read the whole area again.
+      await Promise.all([ctx.sys.syncFs(ctx.root), whole ? indexRestored(ctx, refTree, report.notRestored.length > 0) : undefined]);
       ctx.log.debug("flushed");
     }
     report.complete =
@@ -83,4 +85,20 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
       !report.cvmfs?.missingConfig.length;
     return report;
   });
+}
+
+/**
+ * The index takes REF's tree, keeping the stat of entries whose content it already held (a one-tree
+ * merge; --reset: a file the restore rewrote no longer matters), then stats, and where the stat
+ * moved hashes, what was written. A file the restore could not bring back is then stat-dirty and
+ * read again; but one it could not remove is in no index entry, and only a folder read finds it:
+ * then the scan cache vouches for nothing.
+ */
+async function indexRestored(ctx: Context, refTree: string, incomplete: boolean): Promise<void> {
+  const lb = ctx.logbook;
+  await lb.git(["read-tree", "--reset", refTree]);
+  // Exit 1 only says some entries differ from the files (one the restore could not write).
+  await lb.git(["update-index", "-q", "--refresh"], { allowFail: true });
+  if (incomplete) lb.dropScanCache();
+  ctx.log.debug("index refreshed");
 }
