@@ -1,9 +1,11 @@
-// The package set from a real rpm database in the guest root (rpmbuild-made packages).
+// The package set from a real rpm database or dpkg status in the guest root, and restore installing
+// what is missing with the guest's own package manager (rpmbuild- and dpkg-deb-made packages).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { agent, cleanup, git, makeGuest, tempDir, writeFixture, BASE_FIXTURE } from "./helpers/guest.js";
 import { buildRpm, initRpmDb, rpmInstall } from "./helpers/rpm.js";
 
@@ -66,4 +68,62 @@ test("restore installs missing packages with dnf from a local repository, and re
   assert.match(now, /^vml-tool-1\.0-1\.noarch$/m);
   const human = agent(root, ["restore", "--dry-run", "base"], { HOME: home }).stdout;
   assert.match(human, /^Packages to install: 0:vml-orphan-2\.0-1\.noarch$/m);
+});
+
+/** A .deb of one file, built with dpkg-deb, and its line in a flat repository's Packages index. */
+function buildDeb(dir: string, name: string, version: string): { file: string; index: string } {
+  const tree = tempDir("vml-deb-");
+  try {
+    fs.mkdirSync(`${tree}/DEBIAN`);
+    fs.mkdirSync(`${tree}/usr/share/${name}`, { recursive: true });
+    fs.writeFileSync(`${tree}/usr/share/${name}/version`, `${version}\n`);
+    fs.writeFileSync(`${tree}/DEBIAN/control`, `Package: ${name}\nVersion: ${version}\nArchitecture: all\nMaintainer: VML tests <vml@example.org>\nDescription: VML test package\n`);
+    const file = path.join(dir, `${name}_${version}_all.deb`);
+    execFileSync("dpkg-deb", ["--root-owner-group", "--build", tree, file], { stdio: "pipe" });
+    const data = fs.readFileSync(file);
+    const fields = execFileSync("dpkg-deb", ["-f", file]).toString();
+    const sha = createHash("sha256").update(data).digest("hex");
+    return { file, index: `${fields}Filename: ./${path.basename(file)}\nSize: ${data.length}\nSHA256: ${sha}\n\n` };
+  } finally {
+    cleanup(tree);
+  }
+}
+
+test("restore installs missing packages with apt into a dpkg root, and reports one it cannot", (t) => {
+  const root = makeGuest({
+    ...BASE_FIXTURE,
+    "etc/apt/preferences.d": { dir: true },
+    "var/lib/apt/lists/partial": { dir: true },
+    "var/cache/apt/archives/partial": { dir: true },
+    "var/log/apt": { dir: true },
+    "var/lib/dpkg/info": { dir: true },
+    "var/lib/dpkg/updates": { dir: true },
+  });
+  const repo = tempDir("vml-aptrepo-");
+  const debs = tempDir("vml-debs-");
+  t.after(() => [root, repo, debs].forEach(cleanup));
+  const tool = buildDeb(repo, "vml-tool", "1.0-1");
+  fs.writeFileSync(`${repo}/Packages`, tool.index);
+  const orphan = buildDeb(debs, "vml-orphan", "2.0-1"); // in no repository
+  // The shipped command, with what a container without apt's _apt user needs.
+  const apt = ["-o", "APT::Sandbox::User=root"];
+  writeFixture(root, {
+    "etc/apt/sources.list.d/vmltest.list": `deb [trusted=yes] file:${repo} ./\n`,
+    "etc/vml/agent.yaml": `mounts_table: /nonexistent\ndpkg_install: [apt-get, -y, -o, 'Dir={root}', -o, 'DPkg::Options::=--root={root}', ${apt.join(", ")}, install]\n`,
+  });
+  execFileSync("apt-get", ["-q", "-o", `Dir=${root}`, ...apt, "update"], { stdio: "pipe" });
+  for (const deb of [tool.file, orphan.file]) execFileSync("dpkg", [`--root=${root}`, "-i", deb], { stdio: "pipe" });
+  assert.equal(agent(root, ["init"]).code, 0);
+
+  execFileSync("dpkg", [`--root=${root}`, "--purge", "vml-tool", "vml-orphan"], { stdio: "pipe" });
+  assert.ok(!fs.existsSync(`${root}/usr/share/vml-tool/version`));
+  const r = agent(root, ["--json", "restore", "base"]);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  const rep = r.json() as { packages: { installed: string[]; failed: string[] } };
+  assert.deepEqual(rep.packages.installed, ["vml-tool:all\t1.0-1"]);
+  assert.deepEqual(rep.packages.failed, ["vml-orphan:all\t2.0-1"]);
+  // Installed into the guest root by the guest's package manager, not into this machine.
+  assert.equal(fs.readFileSync(`${root}/usr/share/vml-tool/version`, "utf8"), "1.0-1\n");
+  assert.match(execFileSync("dpkg-query", [`--admindir=${root}/var/lib/dpkg`, "-W", "vml-tool"]).toString(), /^vml-tool\t1\.0-1$/m);
+  assert.ok(!fs.existsSync("/usr/share/vml-tool"), "nothing was installed outside ROOT");
 });

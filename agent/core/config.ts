@@ -44,7 +44,11 @@ const DEFAULTS: Omit<Config, "configFile" | "configFound" | "rules" | "envDrop">
   socketGroup: "vml",
   packageCommands: {
     rpm: { install: ["dnf", "-y", "--installroot", "{root}", "install"], remove: ["dnf", "-y", "--installroot", "{root}", "remove"] },
-    dpkg: { install: ["apt-get", "-y", "install"], remove: ["apt-get", "-y", "remove"] },
+    // apt's own files and dpkg's database and files under ROOT (both "/" on the guest itself).
+    dpkg: {
+      install: ["apt-get", "-y", "-o", "Dir={root}", "-o", "DPkg::Options::=--root={root}", "install"],
+      remove: ["apt-get", "-y", "-o", "Dir={root}", "-o", "DPkg::Options::=--root={root}", "remove"],
+    },
   },
 };
 
