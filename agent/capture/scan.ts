@@ -118,14 +118,18 @@ export class Scanner {
 
   /** A folder the cache vouches for without a look (outside the focus), with all below it. */
   private trust(dir: Buffer, rel: string, ruleIndex: number, cached: CachedDir): void {
-    const key = dir.toString("latin1");
-    this.result.dirs.set(key, { dir, rel, ruleIndex, stamp: cached.stamp, changed: false, recorded: cached.recorded, split: cached.split, reread: cached.reread });
+    this.result.dirs.set(dir.toString("latin1"), { dir, rel, ruleIndex, stamp: cached.stamp, changed: false, recorded: cached.recorded, split: cached.split, reread: cached.reread });
+    for (const c of this.cachedSubfolders(dir, rel, ruleIndex)) this.trust(c.dir, c.rel, c.ruleIndex, c.cached);
+  }
+
+  /** The subfolders the cache knows below a folder, with their paths and the rules' decisions. */
+  private *cachedSubfolders(dir: Buffer, rel: string, ruleIndex: number): Generator<{ dir: Buffer; key: string; rel: string; ruleIndex: number; cached: CachedDir }> {
     const decide = this.rules.childDecider(rel, ruleIndex);
-    for (const childKey of this.cachedChildren.get(key) ?? []) {
-      const child = Buffer.from(childKey, "latin1");
+    for (const key of this.cachedChildren.get(dir.toString("latin1")) ?? []) {
+      const child = Buffer.from(key, "latin1");
       const name = child.subarray(dir.length ? dir.length + 1 : 0).toString("utf8");
       const childRel = rel ? `${rel}/${name}` : name;
-      this.trust(child, childRel, decide(childRel, name, true), this.cache.dirs.get(childKey)!);
+      yield { dir: child, key, rel: childRel, ruleIndex: decide(childRel, name, true), cached: this.cache.dirs.get(key)! };
     }
   }
 
@@ -149,24 +153,18 @@ export class Scanner {
       return w;
     }
     // Same names as last time: only the subfolders can have changed below this one.
-    const decide = this.rules.childDecider(rel, ruleIndex);
     let reread = false;
-    for (const childKey of this.cachedChildren.get(key) ?? []) {
-      const child = Buffer.from(childKey, "latin1");
-      const name = child.subarray(dir.length ? dir.length + 1 : 0);
-      const childCached = this.cache.dirs.get(childKey)!;
-      if (this.onPath && !this.onPath.has(childKey) && !childCached.reread && childCached.stamp) {
-        const childRel = rel ? `${rel}/${name.toString("utf8")}` : name.toString("utf8");
-        this.trust(child, childRel, decide(childRel, name.toString("utf8"), true), childCached);
+    for (const c of this.cachedSubfolders(dir, rel, ruleIndex)) {
+      if (this.onPath && !this.onPath.has(c.key) && !c.cached.reread && c.cached.stamp) {
+        this.trust(c.dir, c.rel, c.ruleIndex, c.cached);
         continue;
       }
-      const childSt = this.sys.lstat(this.abs(child));
+      const childSt = this.sys.lstat(this.abs(c.dir));
       if (!childSt || childSt.kind !== "dir") {
         reread = true; // changed within one clock tick of the folder's last look
         continue;
       }
-      const childRel = rel ? `${rel}/${name.toString("utf8")}` : name.toString("utf8");
-      if (this.visit(child, childRel, decide(childRel, name.toString("utf8"), true), childSt).changed) reread = true;
+      if (this.visit(c.dir, c.rel, c.ruleIndex, childSt).changed) reread = true;
     }
     if (reread) this.read(w);
     return w;

@@ -331,25 +331,27 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
     }
     ctx.log.debug({ placed: placed.size }, "content written");
 
-    // Metadata-only changes, then folders: owners, modes, and times last, as writing inside a folder
-    // moves its time.
+    // Metadata-only changes of files and links; then every folder the restore touched, deepest first:
+    // owners, modes, and times last, as writing inside a folder moves its time.
     const setMeta = (path: Buffer, e: Entry) => {
       const target = abs(path);
       sys.lchown(target, owners.uid(e), owners.gid(e));
       if (e.type !== "l") sys.chmodPath(target, e.mode);
-      if (e.type !== "d") times.set([{ path: target, mtimeNs: e.mtimeNs }]);
+      times.set([{ path: target, mtimeNs: e.mtimeNs }]);
     };
-    for (const s of [...plan.steps.filter((x) => x.action === "metadata"), ...[...placed].filter((x) => x.want!.type === "d")]) {
+    for (const s of plan.steps.filter((x) => x.action === "metadata" && x.want!.type !== "d")) {
       await guarded(s, async () => {
         setMeta(s.path, s.want!);
         done.add(s);
       });
     }
+    const folderSteps = new Map(plan.steps.filter((x) => x.want?.type === "d" && (x.action === "metadata" || placed.has(x))).map((x) => [x.path.toString("latin1"), x]));
     for (const f of plan.folders) {
       if (sys.lstat(abs(f.path))?.kind !== "dir") continue;
       try {
         setMeta(f.path, f.entry);
-        times.set([{ path: abs(f.path), mtimeNs: f.entry.mtimeNs }]);
+        const step = folderSteps.get(f.path.toString("latin1"));
+        if (step) done.add(step);
       } catch (e) {
         fail(f.path, e);
       }
