@@ -1,6 +1,7 @@
 // Restoring files: plan the difference between the live tree and a snapshot, then apply it without
 // ever writing outside the root or through a symlink, each file appearing whole (temp file + rename).
 import type { Context } from "./context.js";
+import type { TimeWriter } from "../platform/system.js";
 import type { Located } from "./tree.js";
 import type { Logbook } from "./logbook.js";
 import { diffSnapshots } from "./diff.js";
@@ -158,15 +159,17 @@ function decide(w: Entry | undefined, h: Entry | undefined, changedBlob: string 
 export interface FileResult {
   done: Step[];
   failed: Refusal[];
-  timesExact: boolean;
 }
 
-/** Applies a plan. Each step either completes or is reported; one failure never stops the others. */
-export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResult> {
+/**
+ * Applies a plan. Each step either completes or is reported; one failure never stops the others.
+ * Times go to `times` (the caller's, started early and closed once every time is handed over).
+ */
+export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter): Promise<FileResult> {
   const { sys, root, logbook: lb } = ctx;
   const rootBuf = Buffer.from(root === "/" ? "" : root);
   const abs = (p: Buffer) => Buffer.concat([rootBuf, Buffer.from("/"), p]);
-  const result: FileResult = { done: [], failed: [], timesExact: true };
+  const result: FileResult = { done: [], failed: [] };
   const done = new Set<Step>();
   const fail = (path: Buffer, e: unknown) => result.failed.push({ path, reason: (e as Error).message.replace(/^[A-Z]+: /, "") });
   let tmpCount = 0;
@@ -233,134 +236,126 @@ export async function applyFiles(ctx: Context, plan: FilePlan): Promise<FileResu
   // Owners by name where the restored machine knows the name, else by number.
   const owners = await nameMaps(ctx, plan);
   const ownerOf = (e: Entry) => ({ mode: e.mode, uid: owners.uid(e), gid: owners.gid(e) });
-  // Times are set by a helper process on the other core while files are still being written.
-  const times = sys.timeWriter();
-  // Whatever fails below, the helper process is ended and every time handed over is set.
-  try {
-    const placed = new Set<Step>();
-    /**
-     * Writes an entry under a temporary name (or inside its staged folder), gives it its owner and
-     * mode unless `make` did, moves it into place, and hands its time over.
-     */
-    const place = (s: Step, make: (target: Buffer) => void | Promise<void>, metaDone = false) => async () => {
-      const inStaged = stagedRoot(s.path) !== undefined;
-      if (!inStaged) checkParents(s.path);
-      const target = inStaged ? at(s.path) : abs(tmpName(s.path));
-      await make(target);
-      const e = s.want!;
-      if (!metaDone) {
-        sys.lchown(target, owners.uid(e), owners.gid(e));
-        if (e.type !== "l") sys.chmodPath(target, e.mode);
-      }
-      if (!inStaged) sys.move(target, abs(s.path));
-      times.set([{ path: at(s.path), mtimeNs: e.mtimeNs }]);
-      placed.add(s);
-      done.add(s);
-    };
-    const guarded = async (s: Step, op: () => Promise<void>) => {
-      try {
-        await op();
-      } catch (e) {
-        fail(s.path, e);
-      }
-    };
-
-    // Folders first, parents before children; then links and fifos; regular content streams from git.
-    for (const s of writes.filter((w) => w.want!.type === "d")) {
-      await guarded(s, async () => {
-        const key = s.path.toString("latin1");
-        if (staged.has(key)) checkParents(s.path);
-        if (stagedRoot(s.path) !== undefined) sys.mkdirOne(at(s.path), 0o700);
-        else {
-          checkParents(s.path);
-          if (sys.lstat(abs(s.path))?.kind !== "dir") sys.mkdirOne(abs(s.path), 0o700);
-          verified.add(key);
-        }
-        placed.add(s);
-      });
-    }
-    for (const s of writes.filter((w) => w.want!.type === "l")) await guarded(s, place(s, (t) => sys.symlink(s.want!.link!, t)));
-    for (const s of writes.filter((w) => w.want!.type === "p")) await guarded(s, place(s, (t) => sys.mkfifo(t, 0o600)));
-
-    const content = writes.filter((w) => w.want!.type === "f" || w.want!.type === "h");
-    const firstNames = new Set(content.filter((w) => w.want!.type === "f").map((w) => w.path.toString("latin1")));
-    const byBlob = new Map<string, Step[]>();
-    const linked: Step[] = [];
-    for (const s of content) {
-      // A hard link becomes a link to its first name (written first, or already in place); only
-      // content that must be written is fetched.
-      if (s.want!.type === "h" && (!s.blob || firstNames.has(s.want!.link!.toString("latin1")))) {
-        linked.push(s);
-        continue;
-      }
-      const list = byBlob.get(s.blob!) ?? [];
-      list.push(s);
-      byBlob.set(s.blob!, list);
-    }
-    const ids = [...byBlob.keys()];
-    // Files are created by a few threads while git streams the next ones; a bounded number in flight.
-    const writer = sys.fileWriter();
-    const inflight = new Set<Promise<void>>();
-    try {
-      await lb.streamBlobs(ids, async (i, data) => {
-        for (const s of byBlob.get(ids[i])!) {
-          const p = guarded(s, place(s, (t) => writer.write(t, data, ownerOf(s.want!)), true));
-          inflight.add(p);
-          void p.then(() => inflight.delete(p));
-          if (inflight.size >= MAX_INFLIGHT) await Promise.race(inflight);
-        }
-      });
-    } finally {
-      await Promise.all(inflight);
-      await writer.close();
-    }
-    for (const s of linked) await guarded(s, place(s, (t) => sys.link(at(s.want!.link!), t)));
-
-    // The staged folders take their places, parents before children (a staged folder is never inside
-    // another), once the times of what is inside them are set.
-    await times.settle();
-    for (const [key, tmp] of staged) {
-      const path = Buffer.from(key, "latin1");
-      try {
-        checkParents(path);
-        sys.move(abs(tmp), abs(path));
-        verified.add(key);
-      } catch (e) {
-        fail(path, e);
-      }
-    }
-    ctx.log.debug({ placed: placed.size }, "content written");
-
-    // Metadata-only changes of files and links; then every folder the restore touched, deepest first:
-    // owners, modes, and times last, as writing inside a folder moves its time.
-    const setMeta = (path: Buffer, e: Entry) => {
-      const target = abs(path);
+  const placed = new Set<Step>();
+  /**
+   * Writes an entry under a temporary name (or inside its staged folder), gives it its owner and
+   * mode unless `make` did, moves it into place, and hands its time over.
+   */
+  const place = (s: Step, make: (target: Buffer) => void | Promise<void>, metaDone = false) => async () => {
+    const inStaged = stagedRoot(s.path) !== undefined;
+    if (!inStaged) checkParents(s.path);
+    const target = inStaged ? at(s.path) : abs(tmpName(s.path));
+    await make(target);
+    const e = s.want!;
+    if (!metaDone) {
       sys.lchown(target, owners.uid(e), owners.gid(e));
       if (e.type !== "l") sys.chmodPath(target, e.mode);
-      times.set([{ path: target, mtimeNs: e.mtimeNs }]);
-    };
-    for (const s of plan.steps.filter((x) => x.action === "metadata" && x.want!.type !== "d")) {
-      await guarded(s, async () => {
-        setMeta(s.path, s.want!);
-        done.add(s);
-      });
     }
-    const folderSteps = new Map(plan.steps.filter((x) => x.want?.type === "d" && (x.action === "metadata" || placed.has(x))).map((x) => [x.path.toString("latin1"), x]));
-    for (const f of plan.folders) {
-      if (sys.lstat(abs(f.path))?.kind !== "dir") continue;
-      try {
-        setMeta(f.path, f.entry);
-        const step = folderSteps.get(f.path.toString("latin1"));
-        if (step) done.add(step);
-      } catch (e) {
-        fail(f.path, e);
+    if (!inStaged) sys.move(target, abs(s.path));
+    times.set([{ path: at(s.path), mtimeNs: e.mtimeNs }]);
+    placed.add(s);
+    done.add(s);
+  };
+  const guarded = async (s: Step, op: () => Promise<void>) => {
+    try {
+      await op();
+    } catch (e) {
+      fail(s.path, e);
+    }
+  };
+
+  // Folders first, parents before children; then links and fifos; regular content streams from git.
+  for (const s of writes.filter((w) => w.want!.type === "d")) {
+    await guarded(s, async () => {
+      const key = s.path.toString("latin1");
+      if (staged.has(key)) checkParents(s.path);
+      if (stagedRoot(s.path) !== undefined) sys.mkdirOne(at(s.path), 0o700);
+      else {
+        checkParents(s.path);
+        if (sys.lstat(abs(s.path))?.kind !== "dir") sys.mkdirOne(abs(s.path), 0o700);
+        verified.add(key);
       }
-    }
-    ctx.log.debug("metadata applied");
-  } finally {
-    result.timesExact = await times.close();
+      placed.add(s);
+    });
   }
-  ctx.log.debug("times applied");
+  for (const s of writes.filter((w) => w.want!.type === "l")) await guarded(s, place(s, (t) => sys.symlink(s.want!.link!, t)));
+  for (const s of writes.filter((w) => w.want!.type === "p")) await guarded(s, place(s, (t) => sys.mkfifo(t, 0o600)));
+
+  const content = writes.filter((w) => w.want!.type === "f" || w.want!.type === "h");
+  const firstNames = new Set(content.filter((w) => w.want!.type === "f").map((w) => w.path.toString("latin1")));
+  const byBlob = new Map<string, Step[]>();
+  const linked: Step[] = [];
+  for (const s of content) {
+    // A hard link becomes a link to its first name (written first, or already in place); only
+    // content that must be written is fetched.
+    if (s.want!.type === "h" && (!s.blob || firstNames.has(s.want!.link!.toString("latin1")))) {
+      linked.push(s);
+      continue;
+    }
+    const list = byBlob.get(s.blob!) ?? [];
+    list.push(s);
+    byBlob.set(s.blob!, list);
+  }
+  const ids = [...byBlob.keys()];
+  // Files are created by a few threads while git streams the next ones; a bounded number in flight.
+  const writer = sys.fileWriter();
+  const inflight = new Set<Promise<void>>();
+  try {
+    await lb.streamBlobs(ids, async (i, data) => {
+      for (const s of byBlob.get(ids[i])!) {
+        const p = guarded(s, place(s, (t) => writer.write(t, data, ownerOf(s.want!)), true));
+        inflight.add(p);
+        void p.then(() => inflight.delete(p));
+        if (inflight.size >= MAX_INFLIGHT) await Promise.race(inflight);
+      }
+    });
+  } finally {
+    await Promise.all(inflight);
+    await writer.close();
+  }
+  for (const s of linked) await guarded(s, place(s, (t) => sys.link(at(s.want!.link!), t)));
+
+  // The staged folders take their places, parents before children (a staged folder is never inside
+  // another), once the times of what is inside them are set.
+  await times.settle();
+  for (const [key, tmp] of staged) {
+    const path = Buffer.from(key, "latin1");
+    try {
+      checkParents(path);
+      sys.move(abs(tmp), abs(path));
+      verified.add(key);
+    } catch (e) {
+      fail(path, e);
+    }
+  }
+  ctx.log.debug({ placed: placed.size }, "content written");
+
+  // Metadata-only changes of files and links; then every folder the restore touched, deepest first:
+  // owners, modes, and times last, as writing inside a folder moves its time.
+  const setMeta = (path: Buffer, e: Entry) => {
+    const target = abs(path);
+    sys.lchown(target, owners.uid(e), owners.gid(e));
+    if (e.type !== "l") sys.chmodPath(target, e.mode);
+    times.set([{ path: target, mtimeNs: e.mtimeNs }]);
+  };
+  for (const s of plan.steps.filter((x) => x.action === "metadata" && x.want!.type !== "d")) {
+    await guarded(s, async () => {
+      setMeta(s.path, s.want!);
+      done.add(s);
+    });
+  }
+  const folderSteps = new Map(plan.steps.filter((x) => x.want?.type === "d" && (x.action === "metadata" || placed.has(x))).map((x) => [x.path.toString("latin1"), x]));
+  for (const f of plan.folders) {
+    if (sys.lstat(abs(f.path))?.kind !== "dir") continue;
+    try {
+      setMeta(f.path, f.entry);
+      const step = folderSteps.get(f.path.toString("latin1"));
+      if (step) done.add(step);
+    } catch (e) {
+      fail(f.path, e);
+    }
+  }
+  ctx.log.debug("metadata applied");
   result.done = [...done];
   return result;
 }

@@ -30,60 +30,70 @@ export interface RestoreReport {
 export async function restore(ctx: Context, opts: RestoreOptions): Promise<RestoreReport> {
   ctx.logbook.requireExists();
   return withLock(ctx, async () => {
-    let liveTree: string;
-    let before: string | undefined;
-    if (opts.dryRun) liveTree = (await stage(ctx)).tree;
-    else {
-      const c = await commitLocked(ctx, { message: `before restoring ${opts.name}`, trigger: "restore" });
-      before = c.id;
-      liveTree = c.tree;
-    }
-    ctx.log.debug({ before }, "present recorded");
-    const refTree = (await ctx.logbook.gitText(["rev-parse", `${opts.id}^{tree}`])).trim();
-    const whole = opts.paths.length === 0;
-    // Writing the environment script touches its folders: their recorded times are set again after.
-    const scriptDirs = whole ? ["etc/profile.d", "etc"] : [];
-    const plan = await planFiles(ctx, refTree, liveTree, opts.paths, scriptDirs);
-    ctx.log.debug({ steps: plan.steps.length, refused: plan.refused.length }, "planned");
-    const pkgPlan = whole ? await planPackages(ctx, refTree) : undefined;
-    const env = whole ? await envScript(ctx, refTree, opts.id) : undefined;
-    const report: RestoreReport = {
-      ref: opts.id,
-      dryRun: opts.dryRun,
-      before,
-      steps: plan.steps,
-      notRestored: [...plan.refused],
-      timesExact: true,
-      packages: pkgPlan,
-      env: env && { script: ENV_SCRIPT, variables: env.variables },
-      complete: false,
-    };
-    if (opts.dryRun) {
-      if (whole) report.cvmfs = { ...(await checkCvmfs(ctx, refTree)), added: [] };
-    } else {
-      if (env) writeEnvScript(ctx, env.text);
-      const files = await applyFiles(ctx, plan);
-      report.steps = files.done;
-      report.notRestored.push(...files.failed);
-      report.timesExact = files.timesExact;
-      if (pkgPlan) report.packages = { ...pkgPlan, ...(await applyPackages(ctx, pkgPlan, opts.removePackages)) };
-      if (whole) {
-        const first = await checkCvmfs(ctx, refTree);
-        if (first.missingConfig.length) addCvmfsRepos(ctx, first.missingConfig);
-        report.cvmfs = { ...(await checkCvmfs(ctx, refTree)), added: first.missingConfig };
+    // The helper that sets file times starts while the present is recorded and the plan made: the
+    // first file written does not wait for it to start.
+    const times = opts.dryRun ? undefined : ctx.sys.timeWriter();
+    let closed = false;
+    try {
+      let liveTree: string;
+      let before: string | undefined;
+      if (opts.dryRun) liveTree = (await stage(ctx)).tree;
+      else {
+        const c = await commitLocked(ctx, { message: `before restoring ${opts.name}`, trigger: "restore" });
+        before = c.id;
+        liveTree = c.tree;
       }
-      // While the disk is flushed, git learns the restored files' stat, as a checkout of its own
-      // would leave it: the next snapshot does not read the whole area again.
-      await Promise.all([ctx.sys.syncFs(ctx.root), whole ? indexRestored(ctx, refTree, report.notRestored.length > 0) : undefined]);
-      ctx.log.debug("flushed");
+      ctx.log.debug({ before }, "present recorded");
+      const refTree = (await ctx.logbook.gitText(["rev-parse", `${opts.id}^{tree}`])).trim();
+      const whole = opts.paths.length === 0;
+      // Writing the environment script touches its folders: their recorded times are set again after.
+      const scriptDirs = whole ? ["etc/profile.d", "etc"] : [];
+      const plan = await planFiles(ctx, refTree, liveTree, opts.paths, scriptDirs);
+      ctx.log.debug({ steps: plan.steps.length, refused: plan.refused.length }, "planned");
+      const pkgPlan = whole ? await planPackages(ctx, refTree) : undefined;
+      const env = whole ? await envScript(ctx, refTree, opts.id) : undefined;
+      const report: RestoreReport = {
+        ref: opts.id,
+        dryRun: opts.dryRun,
+        before,
+        steps: plan.steps,
+        notRestored: [...plan.refused],
+        timesExact: true,
+        packages: pkgPlan,
+        env: env && { script: ENV_SCRIPT, variables: env.variables },
+        complete: false,
+      };
+      if (opts.dryRun) {
+        if (whole) report.cvmfs = { ...(await checkCvmfs(ctx, refTree)), added: [] };
+      } else {
+        if (env) writeEnvScript(ctx, env.text);
+        const files = await applyFiles(ctx, plan, times!);
+        report.steps = files.done;
+        report.notRestored.push(...files.failed);
+        // Every time is set before git looks at the files.
+        closed = true;
+        report.timesExact = await times!.close();
+        if (pkgPlan) report.packages = { ...pkgPlan, ...(await applyPackages(ctx, pkgPlan, opts.removePackages)) };
+        if (whole) {
+          const first = await checkCvmfs(ctx, refTree);
+          if (first.missingConfig.length) addCvmfsRepos(ctx, first.missingConfig);
+          report.cvmfs = { ...(await checkCvmfs(ctx, refTree)), added: first.missingConfig };
+        }
+        // While the disk is flushed, git learns the restored files' stat, as a checkout of its own
+        // would leave it: the next snapshot does not read the whole area again.
+        await Promise.all([ctx.sys.syncFs(ctx.root), whole ? indexRestored(ctx, refTree, report.notRestored.length > 0) : undefined]);
+        ctx.log.debug("flushed");
+      }
+      report.complete =
+        report.notRestored.length === 0 &&
+        !report.packages?.failed?.length &&
+        !report.cvmfs?.notMounted.length &&
+        !report.cvmfs?.moved.length &&
+        !report.cvmfs?.missingConfig.length;
+      return report;
+    } finally {
+      if (!closed) await times?.close();
     }
-    report.complete =
-      report.notRestored.length === 0 &&
-      !report.packages?.failed?.length &&
-      !report.cvmfs?.notMounted.length &&
-      !report.cvmfs?.moved.length &&
-      !report.cvmfs?.missingConfig.length;
-    return report;
   });
 }
 
