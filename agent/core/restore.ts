@@ -27,6 +27,9 @@ export interface RestoreReport {
   complete: boolean;
 }
 
+/** Files written by a whole restore from which the index learns their stat at once. */
+const REFRESH_AFTER = 1000;
+
 export async function restore(ctx: Context, opts: RestoreOptions): Promise<RestoreReport> {
   ctx.logbook.requireExists();
   return withLock(ctx, async () => {
@@ -80,8 +83,11 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
           report.cvmfs = { ...(await checkCvmfs(ctx, refTree)), added: first.missingConfig };
         }
         // While the disk is flushed, git learns the restored files' stat, as a checkout of its own
-        // would leave it: the next snapshot does not read the whole area again.
-        await Promise.all([ctx.sys.syncFs(ctx.root), whole ? indexRestored(ctx, refTree, report.notRestored.length > 0) : undefined]);
+        // would leave it: the next snapshot does not hash the whole area again. Reading and statting
+        // every index entry costs more than the next snapshot hashing a few files.
+        const written = report.steps.filter((x) => x.blob).length;
+        const refresh = whole && written >= REFRESH_AFTER;
+        await Promise.all([ctx.sys.syncFs(ctx.root), refresh ? indexRestored(ctx, refTree, report.notRestored.length > 0) : undefined]);
         ctx.log.debug("flushed");
       }
       report.complete =
