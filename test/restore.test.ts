@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import { execFileSync } from "node:child_process";
 import { agent, cleanup, git, makeGuest, tempDir, writeFixture, BASE_FIXTURE, type Fixture } from "./helpers/guest.js";
 import { copyTree, rsyncDiff, treeDiff } from "./helpers/compare.js";
 
@@ -26,11 +27,14 @@ const AWKWARD: Fixture = {
   [`${W}/dangling`]: { symlink: "../nowhere" },
   [`${W}/pipe`]: { fifo: true },
   [`${W}/sub/deep/file.txt`]: { content: "deep\n", mtime: 1_600_000_000 },
+  [`${W}/apollo.txt`]: "1969\n",
 };
 
 function guestWithHistory(fixture: Fixture = AWKWARD): { root: string; saved: string } {
   const root = makeGuest(fixture);
   fs.linkSync(`${root}/${W}/ana.C`, `${root}/${W}/zz-link.C`);
+  // Before 1970, between two whole seconds (node's utimes takes no time before 1970).
+  if (fs.existsSync(`${root}/${W}/apollo.txt`)) execFileSync("touch", ["-d", "@-14182940.25", `${root}/${W}/apollo.txt`]);
   // Nanosecond times, as real files have them.
   if (fs.existsSync(`${root}/${W}/with space.txt`)) fs.utimesSync(`${root}/${W}/with space.txt`, 1_650_000_000.5, 1_650_000_000.5);
   const r = agent(root, ["init"]);
@@ -168,7 +172,6 @@ test("the environment is written for login shells and CernVM-FS repositories are
   assert.equal(shell, "/opt/root it's");
 });
 
-import { execFileSync } from "node:child_process";
 function execSh(cmd: string): string {
   return execFileSync("sh", ["-c", cmd]).toString();
 }

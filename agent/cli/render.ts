@@ -2,7 +2,7 @@
 // so no byte of a file name can reach the terminal as a control character.
 import type { Changes, FileChange } from "../core/diff.js";
 import type { SnapshotInfo } from "../core/history.js";
-import { escapeBytes } from "../model/escape.js";
+import { escapeBytes, escapeText } from "../model/escape.js";
 
 export function showPath(p: Buffer): string {
   return "/" + escapeBytes(p);
@@ -62,8 +62,8 @@ export function renderChanges(c: Changes): string {
   const e = c.env;
   if (e.set.length + e.changed.length + e.unset.length) {
     lines.push("Environment:");
-    for (const x of e.set) lines.push(`  + ${x.name}=${escapeBytes(Buffer.from(x.value))}`);
-    for (const x of e.changed) lines.push(`  ~ ${x.name}=${escapeBytes(Buffer.from(x.to))}  (was ${escapeBytes(Buffer.from(x.from))})`);
+    for (const x of e.set) lines.push(`  + ${x.name}=${escapeText(x.value)}`);
+    for (const x of e.changed) lines.push(`  ~ ${x.name}=${escapeText(x.to)}  (was ${escapeText(x.from)})`);
     for (const x of e.unset) lines.push(`  - ${x}`);
   }
   const v = c.cvmfs;

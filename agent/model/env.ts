@@ -1,5 +1,5 @@
 // Environment variables as recorded in a snapshot: volatile ones dropped, sorted, values escaped.
-import { escapeBytes, unescapeBytes } from "./escape.js";
+import { escapeText, unescapeText } from "./escape.js";
 
 const HEADER = "#vml-env 1";
 
@@ -11,7 +11,7 @@ export function filterEnv(env: Record<string, string>, drop: (name: string) => b
 
 export function renderEnv(env: Record<string, string>): string {
   const names = Object.keys(env).sort();
-  return [HEADER, ...names.map((k) => `${k}=${escapeBytes(Buffer.from(env[k]))}`)].join("\n") + "\n";
+  return [HEADER, ...names.map((k) => `${k}=${escapeText(env[k])}`)].join("\n") + "\n";
 }
 
 export function parseEnv(text: string): Record<string, string> {
@@ -21,7 +21,7 @@ export function parseEnv(text: string): Record<string, string> {
   for (const l of rest) {
     if (l === "") continue;
     const eq = l.indexOf("=");
-    out[l.slice(0, eq)] = unescapeBytes(l.slice(eq + 1)).toString();
+    out[l.slice(0, eq)] = unescapeText(l.slice(eq + 1));
   }
   return out;
 }

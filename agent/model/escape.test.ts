@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { escapeBytes, unescapeBytes } from "./escape.js";
+import { escapeBytes, escapeText, unescapeBytes, unescapeText } from "./escape.js";
 
 test("every byte string round-trips and the rendering holds no tab, newline or control byte", () => {
   const samples = [
@@ -24,4 +24,11 @@ test("every byte string round-trips and the rendering holds no tab, newline or c
 test("a malformed escape is refused", () => {
   assert.throws(() => unescapeBytes("bad\\q"));
   assert.throws(() => unescapeBytes("bad\\x4"));
+});
+
+test("text values are escaped exactly as their UTF-8 bytes, and round-trip", () => {
+  for (const v of ["alice", "", "a b", "back\\slash", "tab\there", "new\nline", "caf\u00e9", "\u007f", "~!@#$%^&*()"]) {
+    assert.equal(escapeText(v), escapeBytes(Buffer.from(v)), v);
+    assert.equal(unescapeText(escapeText(v)), v);
+  }
 });

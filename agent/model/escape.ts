@@ -15,7 +15,17 @@ function isValidUtf8(b: Buffer): boolean {
 
 const NAMED: Record<number, string> = { 0x5c: "\\\\", 0x09: "\\t", 0x0a: "\\n", 0x0d: "\\r" };
 
+/** Printable ASCII other than backslash: what nearly every name is, and what needs no escape. */
+function isPlain(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (c < 0x20 || c > 0x7e || c === 0x5c) return false;
+  }
+  return true;
+}
+
 export function escapeBytes(b: Buffer): string {
+  if (isPlain(b)) return b.toString("latin1");
   const keepHigh = isValidUtf8(b);
   let plainStart = 0;
   let out = "";
@@ -54,3 +64,15 @@ export function unescapeBytes(s: string): Buffer {
   parts.push(Buffer.from(s.slice(plainStart), "utf8"));
   return Buffer.concat(parts);
 }
+
+/** A text value (a user or group name, a variable's value) escaped as its UTF-8 bytes are. */
+export function escapeText(s: string): string {
+  return PLAIN_TEXT.test(s) ? s : escapeBytes(Buffer.from(s));
+}
+
+/** The text a value escaped by escapeText stands for. */
+export function unescapeText(s: string): string {
+  return s.includes("\\") ? unescapeBytes(s).toString() : s;
+}
+
+const PLAIN_TEXT = /^[\x20-\x5b\x5d-\x7e]*$/;

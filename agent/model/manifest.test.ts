@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseShard, renderShard, shardsOf, SHARD_SPLIT, type Entry } from "./manifest.js";
+import { formatMtime, parseMtime, parseShard, renderShard, shardsOf, SHARD_SPLIT, type Entry } from "./manifest.js";
 
 const entry = (name: Buffer, over: Partial<Entry> = {}): Entry => ({
   name,
@@ -46,4 +46,12 @@ test("a big directory is split into buckets so one edit rewrites a small shard",
 test("a damaged shard is refused", () => {
   assert.throws(() => parseShard("#vml-manifest 1\ndir\t.\nname\tz\t0644\n"));
   assert.throws(() => parseShard("something else\n"));
+});
+
+test("times before and after 1970 render and parse back to the nanosecond; malformed ones are refused", () => {
+  for (const ns of [0n, 1n, 999_999_999n, 1_700_000_000_123_456_789n, -1n, -1_000_000_000n, -1_500_000_000n, -86_400_000_000_001n]) {
+    assert.equal(parseMtime(formatMtime(ns)), ns, String(ns));
+  }
+  assert.equal(parseMtime("-5.000000001"), -4_999_999_999n);
+  for (const bad of ["1.5", "1", "a.000000000", "1.0000000001", ""]) assert.throws(() => parseMtime(bad), bad);
 });

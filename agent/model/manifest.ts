@@ -1,7 +1,7 @@
 // The manifest: metadata git does not keep, one small text shard per directory (docs/FORMAT.md,
 // "Manifest"). Pure: renders and parses shards; never touches the disk.
 import { createHash } from "node:crypto";
-import { escapeBytes, unescapeBytes } from "./escape.js";
+import { escapeBytes, escapeText, unescapeBytes, unescapeText } from "./escape.js";
 
 /**
  * f regular file (content stored)   h hard link to an earlier path (content stored at both)
@@ -26,6 +26,7 @@ export interface Entry {
 }
 
 export const STORED_TYPES: ReadonlySet<EntryType> = new Set(["f", "h", "l"]);
+const ENTRY_TYPES: ReadonlySet<string> = new Set("fhldLpscb");
 
 export const MANIFEST_DIR = ".vml/manifest/";
 const HEADER = "#vml-manifest 1";
@@ -63,16 +64,22 @@ export function shardsOf(dir: Buffer, entries: Entry[]): Shard[] {
   return [...buckets].map(([bucket, list]) => ({ dir, bucket, entries: list }));
 }
 
+/** Whole seconds rounded down and the nanoseconds after them, also before 1970 (-1 ns is -1.999999999). */
 export function formatMtime(ns: bigint): string {
-  const s = ns / 1_000_000_000n;
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, "0");
-  return `${s}.${frac}`;
+  let s = ns / 1_000_000_000n;
+  let frac = ns % 1_000_000_000n;
+  if (frac < 0n) {
+    s -= 1n;
+    frac += 1_000_000_000n;
+  }
+  return `${s}.${frac.toString().padStart(9, "0")}`;
 }
 
 export function parseMtime(s: string): bigint {
   const m = /^(-?\d+)\.(\d{9})$/.exec(s);
   if (!m) throw new Error(`bad mtime "${s}"`);
-  return BigInt(m[1]) * 1_000_000_000n + BigInt(m[2]);
+  // After 1970 the digits without the point are the nanoseconds: one conversion instead of three.
+  return s[0] === "-" ? BigInt(m[1]) * 1_000_000_000n + BigInt(m[2]) : BigInt(m[1] + m[2]);
 }
 
 function sortByName(entries: Entry[]): Entry[] {
@@ -86,8 +93,8 @@ export function renderEntry(e: Entry): string {
     e.mode.toString(8).padStart(4, "0"),
     e.uid,
     e.gid,
-    escapeBytes(Buffer.from(e.user)),
-    escapeBytes(Buffer.from(e.group)),
+    escapeText(e.user),
+    escapeText(e.group),
     formatMtime(e.mtimeNs),
     e.size,
     e.link ? escapeBytes(e.link) : "",
@@ -109,15 +116,15 @@ export function parseShard(text: string): Shard {
   for (const line of lines.slice(2)) {
     if (line === "") continue;
     const f = line.split("\t");
-    if (f.length !== 10 || !/^[fhldLpscb]$/.test(f[1])) throw new Error(`bad manifest line "${line}"`);
+    if (f.length !== 10 || !ENTRY_TYPES.has(f[1])) throw new Error(`bad manifest line "${line}"`);
     entries.push({
       name: unescapeBytes(f[0]),
       type: f[1] as EntryType,
       mode: parseInt(f[2], 8),
       uid: Number(f[3]),
       gid: Number(f[4]),
-      user: unescapeBytes(f[5]).toString(),
-      group: unescapeBytes(f[6]).toString(),
+      user: unescapeText(f[5]),
+      group: unescapeText(f[6]),
       mtimeNs: parseMtime(f[7]),
       size: Number(f[8]),
       link: f[9] === "" ? undefined : unescapeBytes(f[9]),
