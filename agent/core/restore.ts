@@ -27,9 +27,6 @@ export interface RestoreReport {
   complete: boolean;
 }
 
-/** Files written by a whole restore from which the index learns their stat at once. */
-const REFRESH_AFTER = 1000;
-
 export async function restore(ctx: Context, opts: RestoreOptions): Promise<RestoreReport> {
   ctx.logbook.requireExists();
   return withLock(ctx, async () => {
@@ -73,7 +70,7 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
         const files = await applyFiles(ctx, plan, times!);
         report.steps = files.done;
         report.notRestored.push(...files.failed);
-        // Every time is set before git looks at the files.
+        // Every time handed over is set before the disk is flushed.
         closed = true;
         report.timesExact = await times!.close();
         if (pkgPlan) report.packages = { ...pkgPlan, ...(await applyPackages(ctx, pkgPlan, opts.removePackages)) };
@@ -82,12 +79,7 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
           if (first.missingConfig.length) addCvmfsRepos(ctx, first.missingConfig);
           report.cvmfs = { ...(await checkCvmfs(ctx, refTree)), added: first.missingConfig };
         }
-        // While the disk is flushed, git learns the restored files' stat, as a checkout of its own
-        // would leave it: the next snapshot does not hash the whole area again. Reading and statting
-        // every index entry costs more than the next snapshot hashing a few files.
-        const written = report.steps.filter((x) => x.blob).length;
-        const refresh = whole && written >= REFRESH_AFTER;
-        await Promise.all([ctx.sys.syncFs(ctx.root), refresh ? indexRestored(ctx, refTree, report.notRestored.length > 0) : undefined]);
+        await ctx.sys.syncFs(ctx.root);
         ctx.log.debug("flushed");
       }
       report.complete =
@@ -101,20 +93,4 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
       if (!closed) await times?.close();
     }
   });
-}
-
-/**
- * The index takes REF's tree, keeping the stat of entries whose content it already held (a one-tree
- * merge; --reset: a file the restore rewrote no longer matters), then stats, and where the stat
- * moved hashes, what was written. A file the restore could not bring back is then stat-dirty and
- * read again; but one it could not remove is in no index entry, and only a folder read finds it:
- * then the scan cache vouches for nothing.
- */
-async function indexRestored(ctx: Context, refTree: string, incomplete: boolean): Promise<void> {
-  const lb = ctx.logbook;
-  await lb.git(["read-tree", "--reset", refTree]);
-  // Exit 1 only says some entries differ from the files (one the restore could not write).
-  await lb.git(["update-index", "-q", "--refresh"], { allowFail: true });
-  if (incomplete) lb.dropScanCache();
-  ctx.log.debug("index refreshed");
 }
