@@ -122,10 +122,10 @@ export interface System {
   getxattr(path: string, name: string): Promise<string | undefined>;
 }
 
-/** Reads NUL-separated pairs (path, mtime in ns) and sets both times without following symlinks. */
 /**
- * Reads NUL-separated PATH, NANOSECONDS pairs as they come; an empty path asks for "s\n" once all
- * before it are set. Exits 3 when some time could not be set.
+ * Reads NUL-separated PATH, NANOSECONDS pairs as they come and sets both times without following
+ * symlinks; an empty path asks for "s\n" once all before it are set. Exits 3 when some time could
+ * not be set.
  */
 const SET_TIMES_PY = [
   "import os, sys",
