@@ -14,9 +14,17 @@ export const ENV_SCRIPT = "/etc/profile.d/vml-env.sh";
 /** Who the shell is, not what it was set up with: never written for every user of the machine. */
 const IDENTITY = new Set(["HOME", "USER", "LOGNAME", "SHELL", "HOSTNAME", "UID", "EUID", "PPID", "SUDO_USER", "SUDO_UID", "SUDO_GID", "SUDO_COMMAND"]);
 
-async function readRecord(lb: Logbook, tree: string, file: string): Promise<string | undefined> {
-  const [blob] = await lb.readBlobs([`${tree}:${file}`]);
-  return blob?.toString();
+/** What a snapshot recorded besides files (absent in a snapshot that did not record it). */
+export interface Records {
+  packages?: string;
+  env?: string;
+  cvmfs?: string;
+}
+
+/** The three records of a snapshot, read together (one git process). */
+export async function readRecords(lb: Logbook, tree: string): Promise<Records> {
+  const [packages, env, cvmfs] = await lb.readBlobs([PACKAGES_FILE, ENV_FILE, CVMFS_FILE].map((f) => `${tree}:${f}`));
+  return { packages: packages?.toString(), env: env?.toString(), cvmfs: cvmfs?.toString() };
 }
 
 export interface PackagePlan {
@@ -25,8 +33,7 @@ export interface PackagePlan {
   extra: string[];
 }
 
-export async function planPackages(ctx: Context, refTree: string): Promise<PackagePlan> {
-  const text = await readRecord(ctx.logbook, refTree, PACKAGES_FILE);
+export async function planPackages(ctx: Context, text: string | undefined): Promise<PackagePlan> {
   if (!text) return { install: [], extra: [] };
   const want = parsePackages(text);
   const have = (await capturePackages(ctx.sys, ctx.root, want.format)) ?? { format: want.format, lines: [] };
@@ -109,8 +116,7 @@ export interface EnvResult {
   variables: string[];
 }
 
-export async function envScript(ctx: Context, refTree: string, refId: string): Promise<{ text: string; variables: string[] } | undefined> {
-  const text = await readRecord(ctx.logbook, refTree, ENV_FILE);
+export function envScript(text: string | undefined, refId: string): { text: string; variables: string[] } | undefined {
   if (!text) return undefined;
   const env = parseEnv(text);
   const names = Object.keys(env).filter((n) => !IDENTITY.has(n));
@@ -135,9 +141,8 @@ export interface CvmfsReport {
 }
 
 /** Compares the recorded repositories with this machine's, after the files (and so the configuration) are back. */
-export async function checkCvmfs(ctx: Context, refTree: string): Promise<CvmfsReport> {
+export async function checkCvmfs(ctx: Context, text: string | undefined): Promise<CvmfsReport> {
   const out: CvmfsReport = { missingConfig: [], notMounted: [], moved: [] };
-  const text = await readRecord(ctx.logbook, refTree, CVMFS_FILE);
   if (!text) return out;
   const want = parseCvmfs(text);
   const now = new Map((await captureCvmfs(ctx.sys, ctx.root, ctx.config.mountsTable)).map((r) => [r.name, r]));

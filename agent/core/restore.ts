@@ -2,7 +2,7 @@
 import type { Context } from "./context.js";
 import { commitLocked, stage, withLock } from "./snapshot.js";
 import { applyFiles, planFiles, type Refusal, type Step } from "./restore-files.js";
-import { addCvmfsRepos, applyPackages, checkCvmfs, envScript, planPackages, writeEnvScript, ENV_SCRIPT, type CvmfsReport, type PackagePlan, type PackageResult } from "./restore-state.js";
+import { addCvmfsRepos, applyPackages, checkCvmfs, envScript, planPackages, readRecords, writeEnvScript, ENV_SCRIPT, type CvmfsReport, type PackagePlan, type PackageResult } from "./restore-state.js";
 
 export interface RestoreOptions {
   /** Resolved snapshot id, and how the user named it. */
@@ -50,8 +50,9 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
       const scriptDirs = whole ? ["etc/profile.d", "etc"] : [];
       const plan = await planFiles(ctx, refTree, liveTree, opts.paths, scriptDirs);
       ctx.log.debug({ steps: plan.steps.length, refused: plan.refused.length }, "planned");
-      const pkgPlan = whole ? await planPackages(ctx, refTree) : undefined;
-      const env = whole ? await envScript(ctx, refTree, opts.id) : undefined;
+      const records = whole ? await readRecords(ctx.logbook, refTree) : {};
+      const pkgPlan = whole ? await planPackages(ctx, records.packages) : undefined;
+      const env = envScript(records.env, opts.id);
       const report: RestoreReport = {
         ref: opts.id,
         dryRun: opts.dryRun,
@@ -64,7 +65,7 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
         complete: false,
       };
       if (opts.dryRun) {
-        if (whole) report.cvmfs = { ...(await checkCvmfs(ctx, refTree)), added: [] };
+        if (whole) report.cvmfs = { ...(await checkCvmfs(ctx, records.cvmfs)), added: [] };
       } else {
         if (env) writeEnvScript(ctx, env.text);
         const files = await applyFiles(ctx, plan, times!);
@@ -75,9 +76,9 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
         report.timesExact = await times!.close();
         if (pkgPlan) report.packages = { ...pkgPlan, ...(await applyPackages(ctx, pkgPlan, opts.removePackages)) };
         if (whole) {
-          const first = await checkCvmfs(ctx, refTree);
+          const first = await checkCvmfs(ctx, records.cvmfs);
           if (first.missingConfig.length) addCvmfsRepos(ctx, first.missingConfig);
-          report.cvmfs = { ...(await checkCvmfs(ctx, refTree)), added: first.missingConfig };
+          report.cvmfs = { ...(await checkCvmfs(ctx, records.cvmfs)), added: first.missingConfig };
         }
         await ctx.sys.syncFs(ctx.root);
         ctx.log.debug("flushed");
