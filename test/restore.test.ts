@@ -195,3 +195,17 @@ test("after a whole restore of a large area the next snapshot is exact", (t) => 
   assert.deepEqual(files.map((f) => f.path), [`/${W}/run3/out345.txt`], "only the edit differs from base");
   assert.equal(agent(root, ["verify"]).code, 0);
 });
+
+test("owners are given by name through the /etc/passwd the restore brings back, not the one it replaces", (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, [`${W}/own.txt`]: { content: "mine\n", uid: 1000, gid: 1000 } });
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  // Meanwhile alice became 1001 here (an edit: the file's time moves) and her file changed hands;
+  // the group file stays as it was.
+  fs.writeFileSync(`${root}/etc/passwd`, "root:x:0:0:root:/root:/bin/bash\nalice:x:1001:1000::/home/alice:/bin/bash\n");
+  fs.chownSync(`${root}/${W}/own.txt`, 0, 0);
+  const r = agent(root, ["restore", "base"]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const st = fs.statSync(`${root}/${W}/own.txt`);
+  assert.deepEqual([st.uid, st.gid], [1000, 1000], "alice as the restored passwd knows her");
+});

@@ -366,14 +366,14 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
  */
 async function nameMaps(ctx: Context, plan: FilePlan): Promise<{ uid: (e: Entry) => number; gid: (e: Entry) => number }> {
   const { sys, root, logbook: lb } = ctx;
-  const read = async (name: string) => {
-    const step = plan.steps.find((s) => s.blob && s.path.toString("latin1") === `etc/${name}`);
+  const names = ["passwd", "group"];
+  const steps = names.map((name) => plan.steps.find((s) => s.blob && s.path.toString("latin1") === `etc/${name}`));
+  const restored = await lb.readBlobs(steps.filter((s) => s).map((s) => s!.blob!));
+  const [users, groups] = names.map((name, i) => {
     const file = `${root === "/" ? "" : root}/etc/${name}`;
-    const text = step ? (await lb.readBlobs([step.blob!]))[0]?.toString() : sys.exists(file) ? sys.readFile(file).toString() : undefined;
+    const text = steps[i] ? restored.shift()?.toString() : sys.exists(file) ? sys.readFile(file).toString() : undefined;
     return new Map([...parseIdFile(text ?? "")].map(([id, n]) => [n, id]));
-  };
-  const users = await read("passwd");
-  const groups = await read("group");
+  });
   return {
     uid: (e) => (e.user && users.has(e.user) ? users.get(e.user)! : e.uid),
     gid: (e) => (e.group && groups.has(e.group) ? groups.get(e.group)! : e.gid),
