@@ -2,7 +2,7 @@
 // npm run bench [-- --files N] [-- --rounds R] [-- --daemon-files N]: vml-agent against native git and restic on identical
 // generated work areas, measured in the same run. Prints times, ratios, peak memory and the bytes one
 // one-line change adds to the logbook. Figures, not assertions: tests never time anything.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -80,7 +80,6 @@ function change(dir, round) {
 
 /** Starts `vml-agent daemon` as the shipped systemd unit runs it (its Environment= lines apply). */
 async function startDaemon(root, env) {
-  const { spawn } = await import("node:child_process");
   const unit = fs.readFileSync(path.join(repo, "scripts/systemd/vml-agent.service"), "utf8");
   for (const [, k, v] of unit.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)) env = { ...env, [k]: v };
   const t0 = Date.now();

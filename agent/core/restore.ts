@@ -1,5 +1,6 @@
 // `restore`: record the present, plan the way back to REF, apply it, and say what could not be done.
 import type { Context } from "./context.js";
+import type { TimeWriter } from "../platform/system.js";
 import { commitLocked, stage, withLock } from "./snapshot.js";
 import { applyFiles, planFiles, type Refusal, type Step } from "./restore-files.js";
 import { addCvmfsRepos, applyPackages, checkCvmfs, envScript, planPackages, readRecords, writeEnvScript, ENV_SCRIPT, type CvmfsReport, type PackagePlan, type PackageResult } from "./restore-state.js";
@@ -33,65 +34,67 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
     // The helper that sets file times starts while the present is recorded and the plan made: the
     // first file written does not wait for it to start.
     const times = opts.dryRun ? undefined : ctx.sys.timeWriter();
-    let closed = false;
     try {
-      let liveTree: string;
-      let before: string | undefined;
-      if (opts.dryRun) liveTree = (await stage(ctx)).tree;
-      else {
-        const c = await commitLocked(ctx, { message: `before restoring ${opts.name}`, trigger: "restore" });
-        before = c.id;
-        liveTree = c.tree;
-      }
-      ctx.log.debug({ before }, "present recorded");
-      const refTree = (await ctx.logbook.gitText(["rev-parse", `${opts.id}^{tree}`])).trim();
-      const whole = opts.paths.length === 0;
-      // Writing the environment script touches its folders: their recorded times are set again after.
-      const scriptDirs = whole ? ["etc/profile.d", "etc"] : [];
-      const plan = await planFiles(ctx, refTree, liveTree, opts.paths, scriptDirs);
-      ctx.log.debug({ steps: plan.steps.length, refused: plan.refused.length }, "planned");
-      const records = whole ? await readRecords(ctx.logbook, refTree) : {};
-      const pkgPlan = whole ? await planPackages(ctx, records.packages) : undefined;
-      const env = envScript(records.env, opts.id);
-      const report: RestoreReport = {
-        ref: opts.id,
-        dryRun: opts.dryRun,
-        before,
-        steps: plan.steps,
-        notRestored: [...plan.refused],
-        timesExact: true,
-        packages: pkgPlan,
-        env: env && { script: ENV_SCRIPT, variables: env.variables },
-        complete: false,
-      };
-      if (opts.dryRun) {
-        if (whole) report.cvmfs = { ...(await checkCvmfs(ctx, records.cvmfs)), added: [] };
-      } else {
-        if (env) writeEnvScript(ctx, env.text);
-        const files = await applyFiles(ctx, plan, times!);
-        report.steps = files.done;
-        report.notRestored.push(...files.failed);
-        // Every time handed over is set before the disk is flushed.
-        closed = true;
-        report.timesExact = await times!.close();
-        if (pkgPlan) report.packages = { ...pkgPlan, ...(await applyPackages(ctx, pkgPlan, opts.removePackages)) };
-        if (whole) {
-          const first = await checkCvmfs(ctx, records.cvmfs);
-          if (first.missingConfig.length) addCvmfsRepos(ctx, first.missingConfig);
-          report.cvmfs = { ...(await checkCvmfs(ctx, records.cvmfs)), added: first.missingConfig };
-        }
-        await ctx.sys.syncFs(ctx.root);
-        ctx.log.debug("flushed");
-      }
-      report.complete =
-        report.notRestored.length === 0 &&
-        !report.packages?.failed?.length &&
-        !report.cvmfs?.notMounted.length &&
-        !report.cvmfs?.moved.length &&
-        !report.cvmfs?.missingConfig.length;
-      return report;
+      return await restoreLocked(ctx, opts, times);
     } finally {
-      if (!closed) await times?.close();
+      await times?.close();
     }
   });
+}
+
+async function restoreLocked(ctx: Context, opts: RestoreOptions, times: TimeWriter | undefined): Promise<RestoreReport> {
+  let liveTree: string;
+  let before: string | undefined;
+  if (opts.dryRun) liveTree = (await stage(ctx)).tree;
+  else {
+    const c = await commitLocked(ctx, { message: `before restoring ${opts.name}`, trigger: "restore" });
+    before = c.id;
+    liveTree = c.tree;
+  }
+  ctx.log.debug({ before }, "present recorded");
+  const refTree = (await ctx.logbook.gitText(["rev-parse", `${opts.id}^{tree}`])).trim();
+  const whole = opts.paths.length === 0;
+  // Writing the environment script touches its folders: their recorded times are set again after.
+  const scriptDirs = whole ? ["etc/profile.d", "etc"] : [];
+  const plan = await planFiles(ctx, refTree, liveTree, opts.paths, scriptDirs);
+  ctx.log.debug({ steps: plan.steps.length, refused: plan.refused.length }, "planned");
+  const records = whole ? await readRecords(ctx.logbook, refTree) : {};
+  const pkgPlan = whole ? await planPackages(ctx, records.packages) : undefined;
+  const env = envScript(records.env, opts.id);
+  const report: RestoreReport = {
+    ref: opts.id,
+    dryRun: opts.dryRun,
+    before,
+    steps: plan.steps,
+    notRestored: [...plan.refused],
+    timesExact: true,
+    packages: pkgPlan,
+    env: env && { script: ENV_SCRIPT, variables: env.variables },
+    complete: false,
+  };
+  if (opts.dryRun) {
+    if (whole) report.cvmfs = { ...(await checkCvmfs(ctx, records.cvmfs)), added: [] };
+  } else {
+    if (env) writeEnvScript(ctx, env.text);
+    const files = await applyFiles(ctx, plan, times!);
+    report.steps = files.done;
+    report.notRestored.push(...files.failed);
+    // Every time handed over is set before the disk is flushed.
+    report.timesExact = await times!.close();
+    if (pkgPlan) report.packages = { ...pkgPlan, ...(await applyPackages(ctx, pkgPlan, opts.removePackages)) };
+    if (whole) {
+      const first = await checkCvmfs(ctx, records.cvmfs);
+      if (first.missingConfig.length) addCvmfsRepos(ctx, first.missingConfig);
+      report.cvmfs = { ...(await checkCvmfs(ctx, records.cvmfs)), added: first.missingConfig };
+    }
+    await ctx.sys.syncFs(ctx.root);
+    ctx.log.debug("flushed");
+  }
+  report.complete =
+    report.notRestored.length === 0 &&
+    !report.packages?.failed?.length &&
+    !report.cvmfs?.notMounted.length &&
+    !report.cvmfs?.moved.length &&
+    !report.cvmfs?.missingConfig.length;
+  return report;
 }

@@ -52,7 +52,7 @@ export interface TimeWriter {
   set(entries: TimeSetting[]): void;
   /** Resolves once every time handed over so far is set (before the paths move). */
   settle(): Promise<void>;
-  /** Finishes; false when only microseconds could be kept or some time could not be set. */
+  /** Finishes (once: later calls give the same answer); false when only microseconds could be kept. */
   close(): Promise<boolean>;
 }
 
@@ -297,6 +297,7 @@ export class NodeSystem implements System {
     child.stdin.on("error", () => (failed = true));
     // Handed over in batches: one pipe write per file would cost more than setting the time.
     let pending: Buffer[] = [];
+    let closing: Promise<boolean> | undefined;
     const flush = () => {
       if (pending.length && !failed) child.stdin.write(Buffer.concat(pending));
       pending = [];
@@ -310,6 +311,22 @@ export class NodeSystem implements System {
       if (code === -1) failed = true;
       for (const w of waiting.splice(0)) w();
     });
+    const finish = async (): Promise<boolean> => {
+      flush();
+      child.stdin.end();
+      const code = await exited;
+      // 3: python3 set every time it could; a path that went away is not a reason to redo them all.
+      if ((code === 0 || code === 3) && !failed) return true;
+      for (const e of fallback) {
+        const secs = Number(e.mtimeNs / 1000n) / 1e6;
+        try {
+          fs.lutimesSync(e.path, secs, secs);
+        } catch {
+          // reported by the caller's verification
+        }
+      }
+      return false;
+    };
     return {
       set: (entries) => {
         for (const e of entries) {
@@ -326,22 +343,7 @@ export class NodeSystem implements System {
           child.stdin.write(NUL);
         });
       },
-      close: async () => {
-        flush();
-        child.stdin.end();
-        const code = await exited;
-        // 3: python3 set every time it could; a path that went away is not a reason to redo them all.
-        if ((code === 0 || code === 3) && !failed) return true;
-        for (const e of fallback) {
-          const secs = Number(e.mtimeNs / 1000n) / 1e6;
-          try {
-            fs.lutimesSync(e.path, secs, secs);
-          } catch {
-            // reported by the caller's verification
-          }
-        }
-        return false;
-      },
+      close: () => (closing ??= finish()),
     };
   }
 
