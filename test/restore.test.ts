@@ -93,6 +93,27 @@ test("restore brings every awkward entry back exactly, after recording the prese
   assert.deepEqual(d.files, []);
 });
 
+test("a work area removed whole comes back exact, attribute files and awkward names included", (t) => {
+  // Files that would make git rewrite content (end-of-line conversion, a filter it does not have)
+  // if it applied them while restoring.
+  const { root, saved } = guestWithHistory({
+    ...AWKWARD,
+    [`${W}/.gitattributes`]: "* text eol=crlf\n",
+    [`${W}/lfs/.gitattributes`]: "*.txt filter=lfs diff=lfs merge=lfs -text\n",
+    [`${W}/lfs/lines.txt`]: "one\ntwo\n",
+    [`${W}/caf\xe9 folder/inside.txt`]: "below a name that is not UTF-8\n",
+  });
+  t.after(() => [root, saved].forEach(cleanup));
+  fs.rmSync(`${root}/${W}`, { recursive: true });
+  const r = agent(root, ["--json", "restore", "base"]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(r.json().complete, true);
+  assert.deepEqual(treeDiff(saved, root, ["/etc", "/home"], SKIP), []);
+  assert.equal(rsyncDiff(`${saved}/home`, `${root}/home`), "");
+  assert.equal(fs.statSync(`${root}/${W}/ana.C`).ino, fs.statSync(`${root}/${W}/zz-link.C`).ino, "hard link restored as a link");
+  assert.deepEqual(fs.readdirSync(`${root}/home/alice`).filter((n) => n.startsWith(".vml-restore")), [], "nothing left behind");
+});
+
 test("--dry-run prints the plan and changes nothing, not even the logbook", (t) => {
   const { root, saved } = guestWithHistory();
   t.after(() => [root, saved].forEach(cleanup));

@@ -4,7 +4,7 @@
 // its files changed is git's to say (its index holds their stat), and those folders are read again.
 import type { BytePath, Stat, System } from "../platform/system.js";
 import type { RuleSet } from "../model/rules.js";
-import { joinPath, SHARD_SPLIT, STORED_TYPES, type Entry, type EntryType } from "../model/manifest.js";
+import { joinPath, parentKey, SHARD_SPLIT, STORED_TYPES, type Entry, type EntryType } from "../model/manifest.js";
 import type { Owners } from "./owners.js";
 import type { CachedDir, ScanCache } from "./scan-cache.js";
 
@@ -58,11 +58,6 @@ function walkOrder(a: Buffer, b: Buffer): number {
     return a[i] - b[i];
   }
   return a.length - b.length;
-}
-
-function parentKey(key: string): string {
-  const slash = key.lastIndexOf("/");
-  return slash < 0 ? "" : key.slice(0, slash);
 }
 
 export class Scanner {
@@ -170,7 +165,7 @@ export class Scanner {
     return w;
   }
 
-  /** Pass two: folders whose files git says changed (paths relative to the root), read again. */
+  /** Pass two: the folders holding these paths (files git or the watch says changed; relative to the root), read again. */
   recheck(paths: Iterable<Buffer>): void {
     for (const p of paths) {
       const slash = p.lastIndexOf(0x2f);

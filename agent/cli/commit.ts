@@ -29,12 +29,14 @@ export function register(program: Command, io: Io): void {
     .requiredOption("-m, --message <text>", "why this snapshot (several lines allowed)")
     .option("--keep-env", "keep the environment recorded last instead of this shell's (for scheduled runs)")
     .option("-t, --tag <name>", "also name the snapshot (usable wherever a REF is)")
+    .option("--rescan", "check every recorded folder and file, not only where the daemon's watch saw changes")
     .addHelpText("after", EXIT_HELP)
-    .action(async (opts: { message: string; keepEnv?: boolean; tag?: string }, cmd: Command) => {
+    .action(async (opts: { message: string; keepEnv?: boolean; tag?: string; rescan?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const ctx = openContext(io, g, true);
       if (opts.tag) await checkTagFree(ctx.logbook, opts.tag);
-      const res = await commit(ctx, { message: opts.message, trigger: "manual", keepEnv: opts.keepEnv, describe: true });
+      const record = (hints?: string[]) => commit(ctx, { message: opts.message, trigger: "manual", keepEnv: opts.keepEnv, describe: true, hints: opts.rescan ? undefined : hints });
+      const res = io.daemon ? await io.daemon.userTurn(record) : await record();
       if (opts.tag) await tagSnapshot(ctx.logbook, res.id, opts.tag);
       const changes = res.changes;
       if (g.json) {

@@ -63,7 +63,7 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
           reply({ err: `vml-agent daemon: only ${[...FORWARDED].join(", ")} run through the daemon\n` });
           return reply({ exit: 2 });
         }
-        const code = await runCli(boundArgv(argv, ctx.root, g.config), { sys: new CallerSystem(env), out: (t) => reply({ out: t }), err: (t) => reply({ err: t }), stderrIsTTY: false });
+        const code = await runCli(boundArgv(argv, ctx.root, g.config), { sys: new CallerSystem(env), out: (t) => reply({ out: t }), err: (t) => reply({ err: t }), stderrIsTTY: false, daemon });
         line({ event: "request", command: cmd, user: env.USER ?? null, exit: code });
         reply({ exit: code });
         // Collected once the command's frames are gone (they still hold its data), so a user's large

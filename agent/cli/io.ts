@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { loadConfig } from "../core/config.js";
 import { contextOf, type Context, type Progress } from "../core/context.js";
 import { VmlError } from "../core/errors.js";
+import { Logbook } from "../core/logbook.js";
 import type { System } from "../platform/system.js";
 import { SHIPPED_RULES_DIR } from "../platform/paths.js";
 import { terminalProgress } from "./progress.js";
@@ -15,6 +16,13 @@ export interface Io {
   stderrIsTTY: boolean;
   /** Operands after a literal `--` (paths), split off before parsing. */
   paths: string[];
+  /** Set when the daemon runs the command. */
+  daemon?: {
+    /** The daemon's root, configuration and rules, as its last start or SIGHUP accepted them. */
+    context(): Context;
+    /** A snapshot in the daemon's turn, given the paths its watch saw change since the last one (undefined: check everything). */
+    userTurn<T>(fn: (hints: string[] | undefined) => Promise<T>): Promise<T>;
+  };
   /** Set by a command that finished in part (exit 3); success otherwise. */
   exitCode?: number;
 }
@@ -39,6 +47,11 @@ export function globals(cmd: Command): GlobalOptions {
 
 export function openContext(io: Io, g: GlobalOptions, withProgress = false): Context {
   const { sys } = io;
+  if (io.daemon) {
+    // The caller's own system (their environment is recorded) over the daemon's configuration.
+    const d = io.daemon.context();
+    return { ...d, sys, logbook: new Logbook(sys, d.root, d.log), progress: undefined };
+  }
   const root = g.root.length > 1 ? g.root.replace(/\/+$/, "") : g.root;
   if (sys.lstat(root)?.kind !== "dir") throw new VmlError("NOT_A_DIRECTORY", `--root ${g.root}: not a directory`);
   const config = loadConfig(sys, root, SHIPPED_RULES_DIR, g.config);

@@ -182,6 +182,22 @@ export class Logbook {
     return this.sys.listFiles(`${this.gitDir}/vml-missing`).length > 0;
   }
 
+  /**
+   * Writes blobs as new files below `dir`, a folder that is new and the restore's own: git streams
+   * the content itself. Through an index of its own (the logbook's stays as it is), and with no
+   * attributes anywhere git looks (the folder holds none yet), so content is written as stored.
+   */
+  async checkoutInto(dir: string, entries: { path: Buffer; blob: string }[]): Promise<void> {
+    const env = { GIT_INDEX_FILE: `${this.gitDir}/vml-checkout-index.${this.sys.pid()}`, GIT_WORK_TREE: dir };
+    const NUL = Buffer.from([0]);
+    try {
+      await this.git(["update-index", "-z", "--index-info"], { env, input: Buffer.concat(entries.flatMap((e) => [Buffer.from(`100644 ${e.blob}\t`), e.path, NUL])) });
+      await this.git(["checkout-index", "--all", "--force"], { env });
+    } finally {
+      this.sys.remove(env.GIT_INDEX_FILE);
+    }
+  }
+
   /** Which of these objects the logbook does not hold. */
   async missingObjects(ids: string[]): Promise<Set<string>> {
     if (!ids.length) return new Set();

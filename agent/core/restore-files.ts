@@ -6,7 +6,7 @@ import type { Located } from "./tree.js";
 import type { Logbook } from "./logbook.js";
 import { diffSnapshots } from "./diff.js";
 import { parseIdFile } from "../capture/owners.js";
-import { bucketOf, joinPath, parseShard, shardPath, type Entry } from "../model/manifest.js";
+import { bucketOf, joinPath, parentKey, parseShard, shardPath, type Entry } from "../model/manifest.js";
 
 export type Action = "create" | "replace" | "update" | "metadata" | "remove";
 
@@ -53,11 +53,6 @@ export function inScope(path: Buffer, scope: Buffer[]): "in" | "ancestor" | unde
 
 function metaDiffers(a: Entry, b: Entry): boolean {
   return a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || a.user !== b.user || a.group !== b.group || a.mtimeNs !== b.mtimeNs;
-}
-
-function parentKey(key: string): string {
-  const slash = key.lastIndexOf("/");
-  return slash < 0 ? "" : key.slice(0, slash);
 }
 
 /**
@@ -295,6 +290,39 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     const list = byBlob.get(s.blob!) ?? [];
     list.push(s);
     byBlob.set(s.blob!, list);
+  }
+  // Content bound for a staged folder is written by git itself, straight from the logbook: a whole
+  // work area restored onto an empty place never passes through this process. Attribute files are
+  // written with the rest, after git (a .gitattributes could otherwise change what git writes).
+  const byFolder = new Map<string, { path: Buffer; blob: string; step: Step }[]>();
+  // git is told where to write through its environment, which carries only text: a folder whose
+  // name is not UTF-8 is written by this process.
+  const gitWritable = new Map<string, string>();
+  for (const [k, tmp] of staged) {
+    const where = abs(tmp);
+    const text = where.toString("utf8");
+    if (Buffer.from(text, "utf8").equals(where)) gitWritable.set(k, text);
+  }
+  for (const [blob, steps] of byBlob) {
+    const rest = steps.filter((s) => {
+      const r = stagedRoot(s.path);
+      if (r === undefined || !gitWritable.has(r) || s.path.subarray(s.path.lastIndexOf(0x2f) + 1).toString("latin1") === ".gitattributes") return true;
+      const list = byFolder.get(r) ?? [];
+      list.push({ path: s.path.subarray(r.length + 1), blob, step: s });
+      byFolder.set(r, list);
+      return false;
+    });
+    if (rest.length) byBlob.set(blob, rest);
+    else byBlob.delete(blob);
+  }
+  for (const [r, entries] of byFolder) {
+    try {
+      await lb.checkoutInto(gitWritable.get(r)!, entries);
+    } catch (e) {
+      for (const { step } of entries) fail(step.path, e);
+      continue;
+    }
+    for (const { step } of entries) await guarded(step, place(step, () => undefined));
   }
   const ids = [...byBlob.keys()];
   // Files are created by a few threads while git streams the next ones; a bounded number in flight.

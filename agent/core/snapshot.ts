@@ -5,13 +5,13 @@ import { createHash } from "node:crypto";
 import { VmlError } from "./errors.js";
 import { BASE_REF, Logbook } from "./logbook.js";
 import type { Context } from "./context.js";
-import { Scanner, type ScanResult, type ScannedDir } from "../capture/scan.js";
+import { Scanner, type ScanResult } from "../capture/scan.js";
 import type { ScanCache } from "../capture/scan-cache.js";
 import { readOwners, type Owners } from "../capture/owners.js";
 import { capturePackages } from "../capture/packages.js";
 import { captureEnv } from "../capture/env.js";
 import { captureCvmfs } from "../capture/cvmfs.js";
-import { joinPath, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES } from "../model/manifest.js";
+import { joinPath, parentKey, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES } from "../model/manifest.js";
 import { renderPackages } from "../model/packages.js";
 import { renderEnv } from "../model/env.js";
 import { renderCvmfs } from "../model/cvmfs.js";
@@ -62,6 +62,8 @@ export interface StageOptions {
 
 /** Beyond this many folders to check, checking everything costs no more. */
 const MAX_FOCUS = 2000;
+/** Up to this many folders to check are read whole rather than asking git which files changed. */
+const READ_DIRECTLY = 64;
 
 /** The folders to check for these hints (keys as in the scan cache), or undefined for all of them. */
 function focusOf(hints: string[] | undefined, cache: ScanCache): Set<string> | undefined {
@@ -85,9 +87,9 @@ function scanKey(ctx: Context, owners: Owners): string {
   return createHash("sha1").update(`${rules}\0${ctx.config.sizeLimit}\0${owners.digest}`).digest("hex");
 }
 
-/** The indexed shards of a folder the scan cache vouched for. */
-function keptShards(d: ScannedDir, indexed: Map<string, string>): string[] {
-  const paths = d.split ? Array.from({ length: 256 }, (_, b) => shardPath(d.dir, b.toString(16).padStart(2, "0"))) : [shardPath(d.dir)];
+/** The indexed shards of a folder (one, or its buckets when it was split). */
+function keptShards(dir: Buffer, split: boolean, indexed: Map<string, string>): string[] {
+  const paths = split ? Array.from({ length: 256 }, (_, b) => shardPath(dir, b.toString(16).padStart(2, "0"))) : [shardPath(dir)];
   return paths.filter((p) => indexed.has(p));
 }
 
@@ -109,18 +111,22 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   // cores, two jobs.
   const indexedP = indexedMeta(lb, cache);
   const focus = focusOf(opts.hints, cache);
+  // A few folders to look at are read here; more, and git finds which of their files changed.
+  const direct = focus !== undefined && focus.size <= READ_DIRECTLY;
   const only = focus && !focus.has("") ? [...focus].map((k) => Buffer.from(k, "latin1").toString("utf8")) : undefined;
-  const dirtyP = cache.dirs.size
+  const dirtyP = cache.dirs.size && !direct
     ? lb.git(only ? ["--literal-pathspecs", "diff-files", "--name-only", "-z", "--", ...only] : ["diff-files", "--name-only", "-z", "--", ":(exclude).vml"])
     : undefined;
+  ctx.log.debug({ hints: opts.hints?.length, folders: focus ? focus.size : "all" }, "looking");
   const scanner = new Scanner(sys, root, ctx.rules, config.sizeLimit, owners, cache, racyAfter, (n, b) => ctx.progress?.update(n, b));
   scanner.walk(focus);
   const indexed = await indexedP;
-  if (dirtyP) scanner.recheck(splitNul(await dirtyP));
+  if (direct) scanner.recheck(opts.hints!.map((h) => Buffer.from(h, "utf8")));
+  else if (dirtyP) scanner.recheck(splitNul(await dirtyP));
   // Asked of every recorded folder the cache vouched for; a folder without its shards is read.
   const kept = new Map<string, string[]>();
   const scanned = scanner.finish((d) => {
-    const paths = keptShards(d, indexed);
+    const paths = keptShards(d.dir, d.split, indexed);
     kept.set(d.dir.toString("latin1"), paths);
     return paths.length > 0;
   });
@@ -158,13 +164,19 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   if (opts.keepEnv && indexed.has(ENV_FILE)) metaIds.set(ENV_FILE, indexed.get(ENV_FILE)!);
   const gone = [...indexed.keys()].filter((p) => !meta.has(p) && !(opts.keepEnv && p === ENV_FILE));
 
-  // Stored paths that vanished can only be in shards that went, or of folders whose names changed
-  // or that hold entries no longer stored (a file grown over the limit): read those old shards.
+  // Folders recorded last time and not found now (removed, or no longer included) leave the index
+  // whole, by name: what their shards listed need not be read.
+  const vanished = [...cache.dirs].filter(([k, d]) => d.recorded && !scanned.dirs.has(k)).map(([k]) => k);
+  const vanishedSet = new Set(vanished);
+  const vanishedShards = new Set(vanished.flatMap((k) => keptShards(Buffer.from(k, "latin1"), cache.dirs.get(k)!.split, indexed)));
+  const topVanished = vanished.filter((k) => k !== "" && !vanishedSet.has(parentKey(k))).map((k) => Buffer.from(k, "latin1"));
+  // Other stored paths that vanished can only be in shards that went, or of folders whose names
+  // changed or that hold entries no longer stored (a file grown over the limit): read those old shards.
   const lostNames = (p: string) => {
     const d = scanned.dirs.get(shardDirs.get(p) ?? "");
     return !d?.entries || d.changed || d.entries.some((e) => e.type !== "d" && !STORED_TYPES.has(e.type));
   };
-  const oldShards = [...changed.map(([p]) => p).filter(lostNames), ...gone].filter((p) => p.startsWith(".vml/manifest/") && indexed.has(p));
+  const oldShards = [...changed.map(([p]) => p).filter(lostNames), ...gone].filter((p) => p.startsWith(".vml/manifest/") && indexed.has(p) && !vanishedShards.has(p));
   const removed: Buffer[] = [];
   const blobs = await lb.readBlobs(oldShards.map((p) => indexed.get(p)!));
   for (const blob of blobs) {
@@ -182,6 +194,9 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   const nulList = (paths: Buffer[]) => Buffer.concat(paths.flatMap((p) => [p, NUL]));
   // Paths no longer recorded may still exist (now excluded, or over the size limit): force them out,
   // with the records of folders that went.
+  if (topVanished.length) {
+    await lb.git(["--literal-pathspecs", "rm", "--cached", "-r", "-f", "-q", "--ignore-unmatch", "--pathspec-from-file=-", "--pathspec-file-nul"], { input: nulList(topVanished) });
+  }
   const out = [...removed, ...gone.map((p) => Buffer.from(p, "latin1"))];
   if (out.length) await lb.git(["update-index", "-z", "--force-remove", "--stdin"], { input: nulList(out) });
 

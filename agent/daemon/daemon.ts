@@ -26,6 +26,8 @@ export class Daemon {
   private tasks: ScheduledTask[] = [];
   private running?: Promise<void>;
   private closed = false;
+  /** The watch failed somewhere (out of inotify watches, a folder it could not follow): its hints may miss changes. */
+  private blind = false;
 
   constructor(
     private ctx: Context,
@@ -37,7 +39,7 @@ export class Daemon {
   async start(): Promise<void> {
     keepHeapSmall();
     await this.watch();
-    await this.snapshot("auto (start-up check)");
+    await this.auto("auto (start-up check)", "auto", true);
     this.scheduleJobs();
   }
 
@@ -51,19 +53,17 @@ export class Daemon {
           expr,
           async () => {
             if (this.closed) return;
-            if (this.running) {
-              this.events.note(`schedule ${name} waits for the snapshot in progress`);
-              await this.running;
-            }
+            if (this.running) this.events.note(`schedule ${name} waits for the snapshot in progress`);
             await fn();
           },
           { name: `vml-${name}`, noOverlap: true },
         ),
       );
     };
-    job("snapshot", s.snapshot, () => this.snapshot("scheduled", "schedule"));
-    job("rescan", s.rescan, () => this.snapshot("rescan", "schedule"));
+    job("snapshot", s.snapshot, () => this.auto("scheduled", "schedule", false));
+    job("rescan", s.rescan, () => this.auto("rescan", "schedule", true));
     job("prune", s.prune, async () => {
+      while (this.running) await this.running;
       try {
         const r = await prune(this.ctx, this.ctx.config.pruneKeep, false);
         this.events.note(`prune kept ${r.keep.length} snapshots and deleted ${r.remove.length}`);
@@ -80,7 +80,12 @@ export class Daemon {
 
   private async watch(): Promise<void> {
     const { sys, root, rules } = this.ctx;
-    this.watcher = watchTree(root, rules, (p) => sys.exists(p), (rel) => this.hint(rel), (e) => this.events.error(`watch: ${(e as Error).message}`));
+    this.blind = false;
+    this.watcher = watchTree(root, rules, (p) => sys.exists(p), (rel) => this.hint(rel), (e) => {
+      if (!this.blind) this.events.note("from now on every snapshot checks every folder, until the daemon restarts or reloads");
+      this.blind = true;
+      this.events.error(`watch: ${(e as Error).message}`);
+    });
     await this.watcher.ready;
     releaseMemory();
     this.checkWatchLimit(this.watcher.watches());
@@ -126,39 +131,79 @@ export class Daemon {
 
   private async fire(): Promise<void> {
     this.timer = undefined;
-    if (this.running) return; // the one in progress reschedules when done
+    // The one in progress reschedules when done; a user's snapshot may have taken the hints.
+    if (this.running || !this.hints.size) return;
+    await this.auto("auto", "auto", false);
+  }
+
+  /**
+   * An automatic snapshot, after the one in progress. `checkAll` (start-up, rescan): every folder is
+   * checked, whatever the watch saw. A failure is reported, never thrown.
+   */
+  private async auto(prefix: string, trigger: Trigger, checkAll: boolean): Promise<void> {
+    while (this.running) await this.running;
+    await this.turn(async (hints) => {
+      const pkg = hints?.some((h) => PACKAGE_DBS.some((d) => h === d.slice(1) || h.startsWith(d.slice(1) + "/")));
+      await this.snapshot(pkg ? "package transaction" : prefix, pkg ? "package" : trigger, checkAll ? undefined : hints);
+    }).catch(() => undefined);
+  }
+
+  /**
+   * A user's snapshot, taken in the daemon's turn: after the one in progress, with the paths the
+   * watch saw since the last snapshot (as git's fsmonitor hands them to git), or undefined when the
+   * watch cannot vouch for them. A failure hands them back: the next snapshot looks there again.
+   */
+  async userTurn<T>(fn: (hints: string[] | undefined) => Promise<T>): Promise<T> {
+    // Events the kernel queued before the request came in are delivered first.
+    await new Promise((r) => setImmediate(r));
+    while (this.running) await this.running;
+    return this.turn(fn);
+  }
+
+  /** Runs a snapshot with the hints gathered so far; hints that arrive meanwhile wait for the next. */
+  private async turn<T>(fn: (hints: string[] | undefined) => Promise<T>): Promise<T> {
     const hinted = [...this.hints];
     this.hints.clear();
     this.state.firstHint = this.state.lastHint = undefined;
-    const pkg = hinted.some((h) => PACKAGE_DBS.some((d) => h === d.slice(1) || h.startsWith(d.slice(1) + "/")));
-    await this.snapshot(pkg ? "package transaction" : "auto", pkg ? "package" : "auto", hinted);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const run = fn(this.blind ? undefined : hinted);
+    this.running = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      return await run;
+    } catch (e) {
+      for (const h of hinted) this.hints.add(h);
+      throw e;
+    } finally {
+      this.state.lastSnapshot = this.ctx.sys.now().getTime();
+      this.running = undefined;
+      if (this.hints.size) {
+        this.state.firstHint ??= this.state.lastSnapshot;
+        this.state.lastHint ??= this.state.lastSnapshot;
+        this.schedule();
+      }
+    }
   }
 
   /** With hints, only their folders are checked; without (start-up, rescan), everything is. */
-  private snapshot(prefix: string, trigger: Trigger = "auto", hints?: string[]): Promise<void> {
-    const run = (async () => {
-      const started = this.ctx.sys.now().getTime();
-      try {
-        const request: SnapshotRequest = { root: this.ctx.root, config: this.ctx.config, verbose: this.verbose, trigger, prefix, hints };
-        const r = (await this.ctx.sys.runChild(SNAPSHOT_PROCESS, [this.ctx.root], request)) as SnapshotReply;
-        if ("error" in r) throw new Error(r.error);
-        if (!r.unchanged) this.events.snapshot(r.id, r.message ?? prefix, this.ctx.sys.now().getTime() - started);
-      } catch (e) {
-        this.events.error(`snapshot failed: ${(e as Error).message}`);
-        // What the hints named is still to be recorded: the next snapshot looks there again.
-        for (const h of hints ?? []) this.hints.add(h);
-      } finally {
-        this.state.lastSnapshot = this.ctx.sys.now().getTime();
-        this.running = undefined;
-        if (this.hints.size) {
-          this.state.firstHint ??= this.state.lastSnapshot;
-          this.state.lastHint ??= this.state.lastSnapshot;
-          this.schedule();
-        }
-      }
-    })();
-    this.running = run;
-    return run;
+  private async snapshot(prefix: string, trigger: Trigger = "auto", hints?: string[]): Promise<void> {
+    const started = this.ctx.sys.now().getTime();
+    try {
+      const request: SnapshotRequest = { root: this.ctx.root, config: this.ctx.config, verbose: this.verbose, trigger, prefix, hints };
+      const r = (await this.ctx.sys.runChild(SNAPSHOT_PROCESS, [this.ctx.root], request)) as SnapshotReply;
+      if ("error" in r) throw new Error(r.error);
+      if (!r.unchanged) this.events.snapshot(r.id, r.message ?? prefix, this.ctx.sys.now().getTime() - started);
+    } catch (e) {
+      this.events.error(`snapshot failed: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+
+  context(): Context {
+    return this.ctx;
   }
 
   watches(): number {

@@ -133,6 +133,12 @@ export function parseShard(text: string): Shard {
   return { dir, bucket: head[2], entries };
 }
 
+/** The folder holding a path, as a key (latin1 string of its bytes); "" for the root's entries. */
+export function parentKey(key: string): string {
+  const slash = key.lastIndexOf("/");
+  return slash < 0 ? "" : key.slice(0, slash);
+}
+
 export function joinPath(dir: Buffer, name: Buffer): Buffer {
   return dir.length ? Buffer.concat([dir, Buffer.from("/"), name]) : name;
 }
