@@ -192,7 +192,8 @@ export class Logbook {
     const NUL = Buffer.from([0]);
     try {
       await this.git(["update-index", "-z", "--index-info"], { env, input: Buffer.concat(entries.flatMap((e) => [Buffer.from(`100644 ${e.blob}\t`), e.path, NUL])) });
-      await this.git(["checkout-index", "--all", "--force"], { env });
+      // One worker per core: creating files is mostly kernel work, and it scales with them.
+      await this.git(["-c", "checkout.workers=0", "checkout-index", "--all", "--force"], { env });
     } finally {
       this.sys.remove(env.GIT_INDEX_FILE);
     }
