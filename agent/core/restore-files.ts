@@ -94,9 +94,13 @@ export async function planFiles(ctx: Context, refTree: string, liveTree: string,
     }
     plan.steps = plan.steps.filter((x) => !(x.blob && absent.has(x.blob)));
   }
-  // Changing a folder's children moves its time: every such folder gets its recorded metadata back.
-  const folders = await folderEntries(lb, refTree, [...touched].filter((k) => inScope(Buffer.from(k, "latin1"), scope)));
-  plan.folders = folders.sort((a, b) => b.path.length - a.path.length);
+  // Changing a folder's children moves its time: every such folder gets its recorded metadata back,
+  // from the difference when it holds the folder's entry, else from its parent's shard.
+  const inDiff = new Map<string, Located>();
+  for (const c of changes.files) if (c.new?.type === "d") inDiff.set(c.path.toString("latin1"), { path: c.path, entry: c.new });
+  const keys = [...touched].filter((k) => inScope(Buffer.from(k, "latin1"), scope));
+  const read = await folderEntries(lb, refTree, keys.filter((k) => !inDiff.has(k)));
+  plan.folders = [...keys.flatMap((k) => inDiff.get(k) ?? []), ...read].sort((a, b) => b.path.length - a.path.length);
   plan.steps.sort((a, b) => Buffer.compare(a.path, b.path));
   return plan;
 }
@@ -322,7 +326,16 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
       for (const { step } of entries) fail(step.path, e);
       continue;
     }
-    for (const { step } of entries) await guarded(step, place(step, () => undefined));
+    // git gave every file the same owner (this process's) and mode (by its umask): one look tells
+    // which files need a chown or chmod at all.
+    const made = sys.lstat(at(entries[0].step.path));
+    const settle = (target: Buffer, e: Entry) => {
+      const uid = owners.uid(e);
+      const gid = owners.gid(e);
+      if (uid !== made?.uid || gid !== made?.gid) sys.lchown(target, uid, gid);
+      if (e.mode !== made?.mode) sys.chmodPath(target, e.mode);
+    };
+    for (const { step } of entries) await guarded(step, place(step, (t) => settle(t, step.want!), true));
   }
   const ids = [...byBlob.keys()];
   // Files are created by a few threads while git streams the next ones; a bounded number in flight.
