@@ -181,7 +181,7 @@ test("commits through the daemon's socket carry the caller's environment and are
   assert.ok(!fs.existsSync(`${root}/run/vml/agent.sock`), "the socket is removed on exit");
 });
 
-test("a commit through the daemon looks where its watch saw changes; --rescan looks everywhere", async (t) => {
+test("commit and status through the daemon look where its watch saw changes; --rescan looks everywhere", async (t) => {
   const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n" });
   t.after(() => cleanup(root));
   // A file changed within the last two seconds is looked at by every snapshot (its time may still
@@ -194,14 +194,17 @@ test("a commit through the daemon looks where its watch saw changes; --rescan lo
   const mapped = "import mmap, sys\nwith open(sys.argv[1], 'r+b') as f:\n    m = mmap.mmap(f.fileno(), 0)\n    m[0:4] = b'VOID'\n    m.flush()\n    m.close()\n";
   execFileSync("python3", ["-c", mapped, `${root}/${W}/ana.C`]);
   fs.appendFileSync(`${root}/etc/hosts`, "10.0.0.2 seen\n");
+  // status looks where commit will, without taking anything from it.
+  assert.deepEqual(agent(root, ["--json", "status"]).json().modified, ["/etc/hosts"]);
   const hinted = agent(root, ["--json", "commit", "-m", "what the watch saw"]);
   assert.equal(hinted.code, 0, hinted.stderr);
   assert.deepEqual(hinted.json().modified, ["/etc/hosts"]);
 
+  assert.deepEqual(agent(root, ["--json", "status", "--rescan"]).json().modified, [`/${W}/ana.C`]);
   const full = agent(root, ["--json", "commit", "--rescan", "-m", "everything"]);
   assert.equal(full.code, 0, full.stderr);
   assert.deepEqual(full.json().modified, [`/${W}/ana.C`]);
-  await waitFor(() => d.events.filter((e) => e.event === "request" && e.exit === 0).length === 2, 10_000, "both to have run in the daemon");
+  await waitFor(() => d.events.filter((e) => e.event === "request" && e.exit === 0).length === 4, 10_000, "all four to have run in the daemon");
   d.child.kill("SIGTERM");
   assert.equal(await d.exited, 0);
 });

@@ -20,8 +20,11 @@ export interface Io {
   daemon?: {
     /** The daemon's root, configuration and rules, as its last start or SIGHUP accepted them. */
     context(): Context;
-    /** A snapshot in the daemon's turn, given the paths its watch saw change since the last one (undefined: check everything). */
-    userTurn<T>(fn: (hints: string[] | undefined) => Promise<T>): Promise<T>;
+    /**
+     * Runs `fn` in the daemon's turn, given the paths its watch saw change since the last snapshot
+     * (undefined: check everything); taken by a snapshot, only looked at with `peek`.
+     */
+    userTurn<T>(fn: (hints: string[] | undefined) => Promise<T>, peek?: boolean): Promise<T>;
   };
   /** Set by a command that finished in part (exit 3); success otherwise. */
   exitCode?: number;

@@ -10,16 +10,19 @@ export function register(program: Command, io: Io): void {
   program
     .command("status")
     .description("show what changed since the last snapshot, not yet recorded")
+    .option("--rescan", "check every recorded folder and file, not only where the daemon's watch saw changes")
     .addHelpText("after", EXIT_HELP)
-    .action(async (_opts: unknown, cmd: Command) => {
+    .action(async (opts: { rescan?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const ctx = openContext(io, g, true);
       ctx.logbook.requireExists();
-      const { head, changes, scan } = await withLock(ctx, async () => {
-        const staged = await stage(ctx);
-        const head = await ctx.logbook.revParse("HEAD");
-        return { head, scan: staged.scan, changes: await diffSnapshots(ctx.logbook, head, staged.tree) };
-      });
+      const look = (hints?: string[]) =>
+        withLock(ctx, async () => {
+          const staged = await stage(ctx, { hints: opts.rescan ? undefined : hints });
+          const head = await ctx.logbook.revParse("HEAD");
+          return { head, scan: staged.scan, changes: await diffSnapshots(ctx.logbook, head, staged.tree) };
+        });
+      const { head, changes, scan } = io.daemon ? await io.daemon.userTurn(look, true) : await look();
       if (g.json) return printJson(io, { head: head ?? null, ...changesJson(changes), ...scanJson(scan) });
       io.out(`Since snapshot ${head?.slice(0, 12)}:\n${renderChanges(changes)}`);
       reportScan(io, scan);

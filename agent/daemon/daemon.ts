@@ -152,21 +152,24 @@ export class Daemon {
    * A user's snapshot, taken in the daemon's turn: after the one in progress, with the paths the
    * watch saw since the last snapshot (as git's fsmonitor hands them to git), or undefined when the
    * watch cannot vouch for them. A failure hands them back: the next snapshot looks there again.
+   * `peek` (status): the paths are looked at, not taken; the next snapshot still records them.
    */
-  async userTurn<T>(fn: (hints: string[] | undefined) => Promise<T>): Promise<T> {
+  async userTurn<T>(fn: (hints: string[] | undefined) => Promise<T>, peek = false): Promise<T> {
     // Events the kernel queued before the request came in are delivered first.
     await new Promise((r) => setImmediate(r));
     while (this.running) await this.running;
-    return this.turn(fn);
+    return this.turn(fn, peek);
   }
 
-  /** Runs a snapshot with the hints gathered so far; hints that arrive meanwhile wait for the next. */
-  private async turn<T>(fn: (hints: string[] | undefined) => Promise<T>): Promise<T> {
+  /** Runs `fn` with the hints gathered so far; hints that arrive meanwhile wait for the next turn. */
+  private async turn<T>(fn: (hints: string[] | undefined) => Promise<T>, peek = false): Promise<T> {
     const hinted = [...this.hints];
-    this.hints.clear();
-    this.state.firstHint = this.state.lastHint = undefined;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (!peek) {
+      this.hints.clear();
+      this.state.firstHint = this.state.lastHint = undefined;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     const run = fn(this.blind ? undefined : hinted);
     this.running = run.then(
       () => undefined,
@@ -175,11 +178,12 @@ export class Daemon {
     try {
       return await run;
     } catch (e) {
-      for (const h of hinted) this.hints.add(h);
+      if (!peek) for (const h of hinted) this.hints.add(h);
       throw e;
     } finally {
-      this.state.lastSnapshot = this.ctx.sys.now().getTime();
       this.running = undefined;
+      if (!peek) this.state.lastSnapshot = this.ctx.sys.now().getTime();
+      // A snapshot that came due meanwhile waited for this turn.
       if (this.hints.size) {
         this.state.firstHint ??= this.state.lastSnapshot;
         this.state.lastHint ??= this.state.lastSnapshot;
