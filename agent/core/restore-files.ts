@@ -221,11 +221,16 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   const newDirs = new Set(writes.filter((w) => w.action === "create" && w.want!.type === "d").map((w) => w.path.toString("latin1")));
   const staged = new Map<string, Buffer>();
   for (const k of newDirs) if (!newDirs.has(parentKey(k))) staged.set(k, tmpName(Buffer.from(k, "latin1")));
-  const stagedRoot = (p: Buffer): string | undefined => {
-    const k = p.toString("latin1");
-    for (let i = k.length; i > 0; i = k.lastIndexOf("/", i - 1)) if (staged.has(k.slice(0, i))) return k.slice(0, i);
-    return undefined;
+  // The staged folder a path is in, if any: asked for every path written, remembered per folder.
+  const rootOfFolder = new Map<string, string | undefined>();
+  const stagedRootOf = (k: string): string | undefined => {
+    if (staged.has(k)) return k;
+    const folder = parentKey(k);
+    if (folder === "") return undefined;
+    if (!rootOfFolder.has(folder)) rootOfFolder.set(folder, stagedRootOf(folder));
+    return rootOfFolder.get(folder);
   };
+  const stagedRoot = (p: Buffer): string | undefined => stagedRootOf(p.toString("latin1"));
   /** Where a path is written now: inside its staged folder, or in place. */
   const at = (p: Buffer): Buffer => {
     const r = stagedRoot(p);
