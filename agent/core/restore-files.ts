@@ -25,6 +25,7 @@ export interface Refusal {
 }
 
 export interface FilePlan {
+  /** In path order: a folder's step comes before those of what it holds. */
   steps: Step[];
   refused: Refusal[];
   /** Folders whose own metadata is set last (children changed, or the folder itself differs). */
@@ -56,14 +57,14 @@ function metaDiffers(a: Entry, b: Entry): boolean {
 }
 
 /**
- * The steps that bring the live tree (`liveTree`, just staged) to `refTree`, from the difference
+ * The steps that bring the live tree (`liveTree`, just staged) to `ref` (a tree or snapshot), from the difference
  * between the two: the cost follows what differs. With a scope, only paths inside it change; the
  * folders leading to it are created if missing, never removed. `ownFolders` are folders the restore
  * itself writes into (the environment script's): kept, and their times set again.
  */
-export async function planFiles(ctx: Context, refTree: string, liveTree: string, scope: Buffer[], ownFolders: string[] = []): Promise<FilePlan> {
+export async function planFiles(ctx: Context, ref: string, liveTree: string, scope: Buffer[], ownFolders: string[] = []): Promise<FilePlan> {
   const lb = ctx.logbook;
-  const changes = await diffSnapshots(lb, liveTree, refTree);
+  const changes = await diffSnapshots(lb, liveTree, ref);
   const plan: FilePlan = { steps: [], refused: [], folders: [] };
   const touched = new Set<string>(ownFolders);
   for (const c of changes.files) {
@@ -99,7 +100,7 @@ export async function planFiles(ctx: Context, refTree: string, liveTree: string,
   const inDiff = new Map<string, Located>();
   for (const c of changes.files) if (c.new?.type === "d") inDiff.set(c.path.toString("latin1"), { path: c.path, entry: c.new });
   const keys = [...touched].filter((k) => inScope(Buffer.from(k, "latin1"), scope));
-  const read = await folderEntries(lb, refTree, keys.filter((k) => !inDiff.has(k)));
+  const read = await folderEntries(lb, ref, keys.filter((k) => !inDiff.has(k)));
   plan.folders = [...keys.flatMap((k) => inDiff.get(k) ?? []), ...read].sort((a, b) => b.path.length - a.path.length);
   plan.steps.sort((a, b) => Buffer.compare(a.path, b.path));
   return plan;
@@ -166,6 +167,8 @@ export interface FileResult {
  */
 export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter): Promise<FileResult> {
   const { sys, root, logbook: lb } = ctx;
+  // Owners by name where the restored machine knows the name, else by number (read meanwhile).
+  const ownersP = nameMaps(ctx, plan);
   const rootBuf = Buffer.from(root === "/" ? "" : root);
   const abs = (p: Buffer) => Buffer.concat([rootBuf, Buffer.from("/"), p]);
   const result: FileResult = { done: [], failed: [] };
@@ -214,7 +217,6 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   }
 
   const writes = plan.steps.filter((s) => s.action === "create" || s.action === "update" || (s.action === "replace" && replacedOk.has(s.path.toString("latin1"))));
-  writes.sort((a, b) => Buffer.compare(a.path, b.path));
 
   // A folder this machine lacks is built whole under a temporary name beside it and renamed into
   // place at once: it appears complete, and the files inside need no rename of their own.
@@ -237,8 +239,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     return r === undefined ? abs(p) : abs(Buffer.concat([staged.get(r)!, p.subarray(r.length)]));
   };
 
-  // Owners by name where the restored machine knows the name, else by number.
-  const owners = await nameMaps(ctx, plan);
+  const owners = await ownersP;
   const ownerOf = (e: Entry) => ({ mode: e.mode, uid: owners.uid(e), gid: owners.gid(e) });
   const placed = new Set<Step>();
   /**

@@ -3,7 +3,7 @@ import type { Context } from "./context.js";
 import type { TimeWriter } from "../platform/system.js";
 import { commitLocked, stage, withLock } from "./snapshot.js";
 import { applyFiles, planFiles, type Refusal, type Step } from "./restore-files.js";
-import { addCvmfsRepos, applyPackages, checkCvmfs, envScript, planPackages, readRecords, writeEnvScript, ENV_SCRIPT, type CvmfsReport, type PackagePlan, type PackageResult } from "./restore-state.js";
+import { addCvmfsRepos, applyPackages, checkCvmfs, envScript, planPackages, readRecords, writeEnvScript, ENV_SCRIPT, type CvmfsReport, type PackagePlan, type PackageResult, type Records } from "./restore-state.js";
 
 export interface RestoreOptions {
   /** Resolved snapshot id, and how the user named it. */
@@ -52,14 +52,18 @@ async function restoreLocked(ctx: Context, opts: RestoreOptions, times: TimeWrit
     liveTree = c.tree;
   }
   ctx.log.debug({ before }, "present recorded");
-  const refTree = (await ctx.logbook.gitText(["rev-parse", `${opts.id}^{tree}`])).trim();
   const whole = opts.paths.length === 0;
   // Writing the environment script touches its folders: their recorded times are set again after.
   const scriptDirs = whole ? ["etc/profile.d", "etc"] : [];
-  const plan = await planFiles(ctx, refTree, liveTree, opts.paths, scriptDirs);
+  // The files' plan and the packages' (which queries the live package database) are made side by
+  // side. A snapshot's id names its tree wherever git wants one.
+  const recordsP = whole ? readRecords(ctx.logbook, opts.id) : Promise.resolve<Records>({});
+  const [plan, records, pkgPlan] = await Promise.all([
+    planFiles(ctx, opts.id, liveTree, opts.paths, scriptDirs),
+    recordsP,
+    whole ? recordsP.then((r) => planPackages(ctx, r.packages)) : undefined,
+  ]);
   ctx.log.debug({ steps: plan.steps.length, refused: plan.refused.length }, "planned");
-  const records = whole ? await readRecords(ctx.logbook, refTree) : {};
-  const pkgPlan = whole ? await planPackages(ctx, records.packages) : undefined;
   const env = envScript(records.env, opts.id);
   const report: RestoreReport = {
     ref: opts.id,
