@@ -85,6 +85,7 @@ async function restoreLocked(ctx: Context, opts: RestoreOptions, times: TimeWrit
     report.notRestored.push(...files.failed);
     // Every time handed over is set before the disk is flushed.
     report.timesExact = await times!.close();
+    ctx.log.debug("times set");
     if (pkgPlan) report.packages = { ...pkgPlan, ...(await applyPackages(ctx, pkgPlan, opts.removePackages)) };
     if (whole) {
       const first = await checkCvmfs(ctx, records.cvmfs);
