@@ -33,6 +33,8 @@ test("snapshots through the scan cache equal full scans, whatever changed", asyn
   const fixture: Fixture = { ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent/mounts\nsize_limit: 2k\n" };
   for (let d = 0; d < 6; d++) for (let f = 0; f < 5; f++) fixture[`home/alice/work/d${d}/f${f}.txt`] = `folder ${d} file ${f}\n`;
   fixture["home/alice/work/d5/sub/deep.txt"] = "deep\n";
+  // A name that begins like a folder removed below: it stays.
+  fixture["home/alice/work/d5x/kept.txt"] = "kept\n";
   const root = makeGuest(fixture);
   t.after(() => cleanup(root));
   const w = `${root}/home/alice/work`;
@@ -59,6 +61,7 @@ test("snapshots through the scan cache equal full scans, whatever changed", asyn
     ["a file renamed", () => fs.renameSync(`${w}/d2/f0.txt`, `${w}/d2/renamed.txt`)],
     ["a symlink added", () => fs.symlinkSync("../d0/f0.txt", `${w}/d3/ln`)],
     ["a folder removed", () => fs.rmSync(`${w}/d4`, { recursive: true })],
+    ["a folder and its subfolder removed", () => fs.rmSync(`${w}/d5`, { recursive: true })],
     ["a user renamed", () => writeFixture(root, { "etc/passwd": "root:x:0:0:root:/root:/bin/bash\nbob:x:1000:1000::/home/alice:/bin/bash\n" })],
     ["a rule added", () => fs.appendFileSync(`${root}/etc/vml/agent.yaml`, "rules:\n  - exclude: /home/alice/work/d1/\n")],
   ];
@@ -85,6 +88,7 @@ test("snapshots through the scan cache equal full scans, whatever changed", asyn
   assert.ok(!recorded.includes("d0/f1.txt") || fs.statSync(`${w}/d0/f1.txt`).size <= 2048);
   assert.ok(!recorded.includes("work/d1/"), "the new exclude rule took effect");
   assert.ok(!recorded.includes("work/d4/"), "the removed folder left the snapshot");
+  assert.ok(!recorded.includes("work/d5/") && recorded.includes("work/d5x/kept.txt"), "the removed folders left, their neighbour stayed");
 
   // A watch's hints focus the check on their folders: a change elsewhere waits for a full check.
   fs.appendFileSync(`${w}/d0/f2.txt`, "hinted\n");
