@@ -112,6 +112,8 @@ export interface System {
   /** Runs `fn` on a signal to this process; returns the disposal. */
   onSignal(signal: "SIGTERM" | "SIGINT" | "SIGHUP", fn: () => void): () => void;
   hostname(): string;
+  /** Processors this process may use. */
+  cores(): number;
   /** This process's environment: what commands run with. */
   env(): Record<string, string>;
   /**
@@ -447,6 +449,10 @@ export class NodeSystem implements System {
 
   hostname(): string {
     return os.hostname();
+  }
+
+  cores(): number {
+    return os.availableParallelism();
   }
 
   env(): Record<string, string> {
