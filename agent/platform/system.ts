@@ -65,7 +65,7 @@ export interface System {
   writeFile(path: string, data: Buffer | string, mode?: number): void;
   /** Writes durably: temp file, fsync, rename. */
   writeFileAtomic(path: string, data: Buffer | string, mode?: number): void;
-  /** Creates a file only if none exists (O_EXCL); false when one does. */
+  /** Creates a file with this content only if none exists, never seen partly written; false when one does. */
   createExclusive(path: string, data: string): boolean;
   /** Regular files below a directory, recursively; empty when it does not exist. */
   listFiles(dir: string): string[];
@@ -195,6 +195,11 @@ export class NodeSystem implements System {
   }
 
   writeFileAtomic(path: string, data: Buffer | string, mode = 0o644): void {
+    fs.renameSync(this.writeDurably(path, data, mode), path);
+  }
+
+  /** Writes and flushes a file beside `path` under a name of this process's; returns that name. */
+  private writeDurably(path: string, data: Buffer | string, mode: number): string {
     const tmp = `${path}.tmp-${process.pid}`;
     const fd = fs.openSync(tmp, "w", mode);
     try {
@@ -203,24 +208,22 @@ export class NodeSystem implements System {
     } finally {
       fs.closeSync(fd);
     }
-    fs.renameSync(tmp, path);
+    return tmp;
   }
 
   createExclusive(path: string, data: string): boolean {
-    let fd: number;
+    // Written whole under a name of our own, then linked into place: whoever sees the file sees all
+    // of it (an empty file, between an exclusive open and its write, would read as a dead holder's).
+    const tmp = this.writeDurably(path, data, 0o600);
     try {
-      fd = fs.openSync(path, "wx", 0o600);
+      fs.linkSync(tmp, path);
+      return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
       throw e;
-    }
-    try {
-      fs.writeSync(fd, data);
-      fs.fsyncSync(fd);
     } finally {
-      fs.closeSync(fd);
+      fs.unlinkSync(tmp);
     }
-    return true;
   }
 
   listFiles(dir: string): string[] {
