@@ -241,6 +241,17 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
 
   const owners = await ownersP;
   const ownerOf = (e: Entry) => ({ mode: e.mode, uid: owners.uid(e), gid: owners.gid(e) });
+  /**
+   * Gives an entry its recorded owner, then its mode (a chown clears setuid and setgid), leaving
+   * alone what `has` (what the file was made with) already matches.
+   */
+  const ownAndMode = (target: Buffer, e: Entry, has?: { uid: number; gid: number; mode: number }) => {
+    const uid = owners.uid(e);
+    const gid = owners.gid(e);
+    const chown = uid !== has?.uid || gid !== has?.gid;
+    if (chown) sys.lchown(target, uid, gid);
+    if (e.type !== "l" && (chown || e.mode !== has?.mode)) sys.chmodPath(target, e.mode);
+  };
   const placed = new Set<Step>();
   /**
    * Writes an entry under a temporary name (or inside its staged folder), gives it its owner and
@@ -252,10 +263,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     const target = inStaged ? at(s.path) : abs(tmpName(s.path));
     await make(target);
     const e = s.want!;
-    if (!metaDone) {
-      sys.lchown(target, owners.uid(e), owners.gid(e));
-      if (e.type !== "l") sys.chmodPath(target, e.mode);
-    }
+    if (!metaDone) ownAndMode(target, e);
     if (!inStaged) sys.move(target, abs(s.path));
     times.set([{ path: at(s.path), mtimeNs: e.mtimeNs }]);
     placed.add(s);
@@ -335,13 +343,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     // git gave every file the same owner (this process's) and mode (by its umask): one look tells
     // which files need a chown or chmod at all.
     const made = sys.lstat(at(entries[0].step.path));
-    const settle = (target: Buffer, e: Entry) => {
-      const uid = owners.uid(e);
-      const gid = owners.gid(e);
-      if (uid !== made?.uid || gid !== made?.gid) sys.lchown(target, uid, gid);
-      if (e.mode !== made?.mode) sys.chmodPath(target, e.mode);
-    };
-    for (const { step } of entries) await guarded(step, place(step, (t) => settle(t, step.want!), true));
+    for (const { step } of entries) await guarded(step, place(step, (t) => ownAndMode(t, step.want!, made), true));
   }
   const ids = [...byBlob.keys()];
   // Files are created by a few threads while git streams the next ones; a bounded number in flight.
@@ -381,8 +383,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   // owners, modes, and times last, as writing inside a folder moves its time.
   const setMeta = (path: Buffer, e: Entry) => {
     const target = abs(path);
-    sys.lchown(target, owners.uid(e), owners.gid(e));
-    if (e.type !== "l") sys.chmodPath(target, e.mode);
+    ownAndMode(target, e);
     times.set([{ path: target, mtimeNs: e.mtimeNs }]);
   };
   for (const s of plan.steps.filter((x) => x.action === "metadata" && x.want!.type !== "d")) {

@@ -141,7 +141,6 @@ export class Daemon {
    * checked, whatever the watch saw. A failure is reported, never thrown.
    */
   private async auto(prefix: string, trigger: Trigger, checkAll: boolean): Promise<void> {
-    while (this.running) await this.running;
     await this.turn(async (hints) => {
       const pkg = hints?.some((h) => PACKAGE_DBS.some((d) => h === d.slice(1) || h.startsWith(d.slice(1) + "/")));
       await this.snapshot(pkg ? "package transaction" : prefix, pkg ? "package" : trigger, checkAll ? undefined : hints);
@@ -157,12 +156,15 @@ export class Daemon {
   async userTurn<T>(fn: (hints: string[] | undefined) => Promise<T>, peek = false): Promise<T> {
     // Events the kernel queued before the request came in are delivered first.
     await new Promise((r) => setImmediate(r));
-    while (this.running) await this.running;
     return this.turn(fn, peek);
   }
 
-  /** Runs `fn` with the hints gathered so far; hints that arrive meanwhile wait for the next turn. */
+  /**
+   * Runs `fn` once the turn in progress is over, with the hints gathered so far; hints that arrive
+   * meanwhile wait for the next turn.
+   */
   private async turn<T>(fn: (hints: string[] | undefined) => Promise<T>, peek = false): Promise<T> {
+    while (this.running) await this.running;
     const hinted = [...this.hints];
     if (!peek) {
       this.hints.clear();

@@ -24,6 +24,9 @@ function isPlain(b: Buffer): boolean {
   return true;
 }
 
+/** The same, for text. */
+const PLAIN_TEXT = /^[\x20-\x5b\x5d-\x7e]*$/;
+
 export function escapeBytes(b: Buffer): string {
   if (isPlain(b)) return b.toString("latin1");
   const keepHigh = isValidUtf8(b);
@@ -74,5 +77,3 @@ export function escapeText(s: string): string {
 export function unescapeText(s: string): string {
   return s.includes("\\") ? unescapeBytes(s).toString() : s;
 }
-
-const PLAIN_TEXT = /^[\x20-\x5b\x5d-\x7e]*$/;
