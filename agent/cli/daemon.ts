@@ -10,6 +10,9 @@ import { FORWARDED, SOCKET } from "./forward.js";
 import { memoryUse, releaseMemory } from "../platform/memory.js";
 import { runCli } from "./program.js";
 
+/** How long after a request the daemon gives back what it used. */
+const COLLECT_AFTER_MS = 1000;
+
 /** A user's command line, bound to the daemon's own root and configuration whatever it asked for. */
 function boundArgv(argv: string[], root: string, config?: string): string[] {
   const out: string[] = [];
@@ -55,6 +58,7 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
       await daemon.start();
       const groups = `${ctx.root === "/" ? "" : ctx.root}/etc/group`;
       const gid = ctx.sys.exists(groups) ? [...parseIdFile(ctx.sys.readFile(groups).toString())].find(([, n]) => n === ctx.config.socketGroup)?.[0] : undefined;
+      let collect: ReturnType<typeof setTimeout> | undefined;
       const server = await serve(`${ctx.root === "/" ? "" : ctx.root}${SOCKET}`, gid, async (req: Message, reply) => {
         const argv = Array.isArray(req.argv) ? req.argv.filter((a): a is string => typeof a === "string") : [];
         const env = req.env && typeof req.env === "object" ? (req.env as Record<string, string>) : {};
@@ -66,12 +70,15 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
         const code = await runCli(boundArgv(argv, ctx.root, g.config), { sys: new CallerSystem(env), out: (t) => reply({ out: t }), err: (t) => reply({ err: t }), stderrIsTTY: false, daemon });
         line({ event: "request", command: cmd, user: env.USER ?? null, exit: code });
         reply({ exit: code });
-        // Collected once the command's frames are gone (they still hold its data), so a user's large
-        // commit does not stay resident.
-        setImmediate(releaseMemory);
+        // Collected a moment after the last request, once its frames are gone (they still hold its
+        // data): a user's large commit does not stay resident, and commands typed one after another
+        // do not each wait for a full collection.
+        clearTimeout(collect);
+        collect = setTimeout(releaseMemory, COLLECT_AFTER_MS);
       });
       line({ event: "watching", root: ctx.root, watches: daemon.watches(), socket: gid === undefined ? "root only" : ctx.config.socketGroup, memory: memoryUse() });
       await stopped;
+      clearTimeout(collect);
       await server.close();
       await daemon.close();
       for (const d of disposers) d();

@@ -50,6 +50,38 @@ async function indexedMeta(lb: Logbook, cache: ScanCache): Promise<Map<string, s
   return m;
 }
 
+/**
+ * The indexed paths inside these folders (keys, none inside another), NUL-separated, each run last
+ * name first: git takes a path out by moving every entry behind it, so those behind go first. The
+ * index is sorted by bytes: a folder's paths are one run of the listing, found by its first and
+ * last names.
+ */
+async function indexedUnder(lb: Logbook, folders: string[]): Promise<Buffer[]> {
+  const listed = await lb.git(["ls-files", "-z"]);
+  // A NUL in front: every name then starts after one (offsets in `text` are one past `listed`'s).
+  const text = `\0${listed.toString("latin1")}`;
+  const runs: Buffer[] = [];
+  for (const folder of folders) {
+    const start = `\0${folder}/`;
+    const first = text.indexOf(start);
+    if (first < 0) continue;
+    runs.push(reversedNames(listed.subarray(first, text.indexOf("\0", text.lastIndexOf(start) + 1))));
+  }
+  return runs;
+}
+
+/** NUL-terminated names in the opposite order. */
+function reversedNames(names: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(names.length);
+  let at = 0;
+  for (let end = names.length - 1; end > 0; ) {
+    const start = names.lastIndexOf(0, end - 1) + 1;
+    at += names.copy(out, at, start, end + 1);
+    end = start - 1;
+  }
+  return out;
+}
+
 export interface StageOptions {
   /** Keep the recorded environment instead of the caller's (a scheduled run has no user shell). */
   keepEnv?: boolean;
@@ -169,7 +201,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   const vanished = [...cache.dirs].filter(([k, d]) => d.recorded && !scanned.dirs.has(k)).map(([k]) => k);
   const vanishedSet = new Set(vanished);
   const vanishedShards = new Set(vanished.flatMap((k) => keptShards(Buffer.from(k, "latin1"), cache.dirs.get(k)!.split, indexed)));
-  const topVanished = vanished.filter((k) => k !== "" && !vanishedSet.has(parentKey(k))).map((k) => Buffer.from(k, "latin1"));
+  const topVanished = vanished.filter((k) => k !== "" && !vanishedSet.has(parentKey(k)));
   // Other stored paths that vanished can only be in shards that went, or of folders whose names
   // changed or that hold entries no longer stored (a file grown over the limit): read those old shards.
   const lostNames = (p: string) => {
@@ -194,11 +226,10 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   const nulList = (paths: Buffer[]) => Buffer.concat(paths.flatMap((p) => [p, NUL]));
   // Paths no longer recorded may still exist (now excluded, or over the size limit): force them out,
   // with the records of folders that went.
-  if (topVanished.length) {
-    await lb.git(["--literal-pathspecs", "rm", "--cached", "-r", "-f", "-q", "--ignore-unmatch", "--pathspec-from-file=-", "--pathspec-file-nul"], { input: nulList(topVanished) });
-  }
   const out = [...removed, ...gone.map((p) => Buffer.from(p, "latin1"))];
-  if (out.length) await lb.git(["update-index", "-z", "--force-remove", "--stdin"], { input: nulList(out) });
+  // `git rm -r --cached` took three times as long to take folders out by name.
+  const under = topVanished.length ? await indexedUnder(lb, topVanished) : [];
+  if (out.length || under.length) await lb.git(["update-index", "-z", "--force-remove", "--stdin"], { input: Buffer.concat([...under, nulList(out)]) });
 
   // Only the folders read need git to look at their files; the cache vouches for the others.
   const toIndex: Buffer[] = [];

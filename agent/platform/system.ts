@@ -195,16 +195,16 @@ export class NodeSystem implements System {
   }
 
   writeFileAtomic(path: string, data: Buffer | string, mode = 0o644): void {
-    fs.renameSync(this.writeDurably(path, data, mode), path);
+    fs.renameSync(this.writeBeside(path, data, mode, true), path);
   }
 
-  /** Writes and flushes a file beside `path` under a name of this process's; returns that name. */
-  private writeDurably(path: string, data: Buffer | string, mode: number): string {
+  /** Writes (and with `flush`, flushes) a file beside `path` under a name of this process's; returns that name. */
+  private writeBeside(path: string, data: Buffer | string, mode: number, flush: boolean): string {
     const tmp = `${path}.tmp-${process.pid}`;
     const fd = fs.openSync(tmp, "w", mode);
     try {
       fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-      fs.fsyncSync(fd);
+      if (flush) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -214,7 +214,8 @@ export class NodeSystem implements System {
   createExclusive(path: string, data: string): boolean {
     // Written whole under a name of our own, then linked into place: whoever sees the file sees all
     // of it (an empty file, between an exclusive open and its write, would read as a dead holder's).
-    const tmp = this.writeDurably(path, data, 0o600);
+    // Not flushed: after a power cut a lock that is gone or empty only reads as a dead holder's.
+    const tmp = this.writeBeside(path, data, 0o600, false);
     try {
       fs.linkSync(tmp, path);
       return true;
