@@ -366,7 +366,9 @@ async function writeCommit(ctx: Context, tree: string, head: Head | undefined, o
     host,
     agent: `vml-agent ${ctx.agentVersion}`,
   })}`;
-  const id = await lb.gitText(["commit-tree", tree, ...(head ? ["-p", head.id] : []), "-F", "-"], {
+  // The commit object flushes itself (one object, one flush) while one flush of the file system
+  // puts every other object of the snapshot on disk: both before the ref that makes it exist.
+  const idP = lb.gitText(["-c", "core.fsync=loose-object,reference,index", "commit-tree", tree, ...(head ? ["-p", head.id] : []), "-F", "-"], {
     input: message,
     env: {
       GIT_AUTHOR_NAME: user,
@@ -377,8 +379,7 @@ async function writeCommit(ctx: Context, tree: string, head: Head | undefined, o
       GIT_COMMITTER_DATE: date,
     },
   });
-  // Every object of the snapshot reaches the disk before the ref that makes it exist.
-  await sys.syncFs(`${lb.gitDir}/objects`);
+  const [id] = await Promise.all([idP, sys.syncFs(`${lb.gitDir}/objects`)]);
   // Compare-and-swap: a concurrent writer that moved the line makes this fail instead of losing work.
   await lb.git(["update-ref", "-m", `vml ${opts.trigger}`, "HEAD", id, head?.id ?? ZERO_ID]);
   return id;
