@@ -70,5 +70,5 @@ test("verify finds a sound logbook sound, and lists what is wrong with a damaged
   const r = agent(root, ["verify"]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /problem: [0-9a-f]{12}: \/home\/alice\/smuggled is stored but missing from the manifest/);
-  assert.match(r.stdout, /3 snapshots and \d+ names checked: 1 problems\.$/m);
+  assert.match(r.stdout, /3 snapshots and \d+ names checked: 1 problem\.$/m);
 });

@@ -6,6 +6,7 @@ import { VmlError } from "../core/errors.js";
 import { withLock } from "../core/snapshot.js";
 import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
 import { showPath } from "./render.js";
+import { counted } from "../model/summary.js";
 
 export function register(program: Command, io: Io): void {
   program
@@ -28,7 +29,7 @@ export function register(program: Command, io: Io): void {
         throw new VmlError("BAD_INPUT", `cannot write ${o.output}: ${(e as Error).message}`);
       }
       if (g.json) return printJson(io, { file: o.output, bytes: file.length, ...header });
-      io.out(`Exported ${header.snapshots.length - 1} snapshots up to ${id.slice(0, 12)} (from ${from.slice(0, 12)}) to ${o.output}: ${file.length} bytes.\n`);
+      io.out(`Exported ${counted(header.snapshots.length - 1, "snapshot")} up to ${id.slice(0, 12)} (from ${from.slice(0, 12)}) to ${o.output}: ${file.length} bytes.\n`);
     });
 
   program
@@ -58,7 +59,7 @@ export function register(program: Command, io: Io): void {
       io.out(`Imported ${res.header.snapshots.length} snapshots as line "${res.line}" (latest ${res.header.ref.slice(0, 12)}).\n`);
       if (res.rebuilt) io.out(`${res.rebuilt} base files were rebuilt from identical files on this machine.\n`);
       if (res.missing.length) {
-        io.out(`This machine lacks the base content of ${res.missing.length} paths; restoring them will be reported, not done:\n`);
+        io.out(`This machine lacks the base content of ${counted(res.missing.length, "path")}; restoring them will be reported, not done:\n`);
         for (const p of res.missing) io.out(`  ${showPath(p)}\n`);
       }
       io.out(`\`vml-agent switch ${res.line}\` (or \`vml-agent restore ${res.header.ref.slice(0, 12)}\`) brings that state here.\n`);

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { init } from "../core/snapshot.js";
 import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
 import { reportScan, scanJson } from "./commit.js";
+import { counted } from "../model/summary.js";
 
 export function register(program: Command, io: Io): void {
   program
@@ -17,7 +18,7 @@ export function register(program: Command, io: Io): void {
       if (opts.base) ctx.config.base = opts.base;
       const res = await init(ctx, opts.line);
       if (g.json) return printJson(io, { id: res.id, base: ctx.config.base, logbook: ctx.logbook.gitDir, files: res.scan.files, bytes: res.scan.bytes, ...scanJson(res.scan) });
-      io.out(`Logbook created at ${ctx.logbook.gitDir}\nBase snapshot ${res.id} ("${ctx.config.base}"): ${res.scan.files} files, ${res.scan.bytes} bytes\n`);
+      io.out(`Logbook created at ${ctx.logbook.gitDir}\nBase snapshot ${res.id} ("${ctx.config.base}"): ${counted(res.scan.files, "file")}, ${counted(res.scan.bytes, "byte")}\n`);
       reportScan(io, res.scan);
     });
 }

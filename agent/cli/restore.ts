@@ -5,6 +5,7 @@ import { restore, type RestoreReport } from "../core/restore.js";
 import { EXIT } from "../core/errors.js";
 import { EXIT_HELP, globals, guestRelative, openContext, printJson, type Io } from "./io.js";
 import { showPath } from "./render.js";
+import { counted } from "../model/summary.js";
 
 const HEADING = {
   create: ["To create", "Created"],
@@ -57,7 +58,7 @@ export function renderReport(r: RestoreReport): string {
     if (p.extra.length) out.push(`Packages not in the snapshot (kept; --remove-packages removes them): ${pkgs(p.extra)}`);
   }
   if (r.env?.variables.length) {
-    out.push(`Environment: ${r.env.variables.length} variables ${r.dryRun ? "would be " : ""}written to ${r.env.script} (${r.env.variables.slice(0, 8).join(", ")}${r.env.variables.length > 8 ? ", ..." : ""}); log in again to pick them up.`);
+    out.push(`Environment: ${counted(r.env.variables.length, "variable")} ${r.dryRun ? "would be " : ""}written to ${r.env.script} (${r.env.variables.slice(0, 8).join(", ")}${r.env.variables.length > 8 ? ", ..." : ""}); log in again to pick them up.`);
   }
   const c = r.cvmfs;
   if (c) {

@@ -1,6 +1,7 @@
 // vml-agent verify: check the logbook; exit 1 with the problems listed when it is not sound.
 import type { Command } from "commander";
 import { verify } from "../core/verify.js";
+import { counted } from "../model/summary.js";
 import { EXIT } from "../core/errors.js";
 import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
 
@@ -16,7 +17,7 @@ export function register(program: Command, io: Io): void {
       if (g.json) printJson(io, { sound: r.problems.length === 0, ...r });
       else {
         for (const p of r.problems) io.out(`problem: ${p}\n`);
-        io.out(`${r.snapshots} snapshots and ${r.refs} names checked: ${r.problems.length ? `${r.problems.length} problems` : "the logbook is sound"}.\n`);
+        io.out(`${counted(r.snapshots, "snapshot")} and ${counted(r.refs, "name")} checked: ${r.problems.length ? counted(r.problems.length, "problem") : "the logbook is sound"}.\n`);
       }
       if (r.problems.length) io.exitCode = EXIT.failed;
     });

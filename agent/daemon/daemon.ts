@@ -6,6 +6,7 @@ import { dueAt, type SettleState } from "./settle.js";
 import { PACKAGE_DBS, watchTree, type Watch } from "./watcher.js";
 import { keepHeapSmall, releaseMemory } from "../platform/memory.js";
 import { prune } from "../core/prune.js";
+import { counted } from "../model/summary.js";
 import { SNAPSHOT_PROCESS } from "../platform/paths.js";
 import type { Trigger } from "../model/message.js";
 import type { SnapshotReply, SnapshotRequest } from "./snapshot-request.js";
@@ -66,7 +67,7 @@ export class Daemon {
       while (this.running) await this.running;
       try {
         const r = await prune(this.ctx, this.ctx.config.pruneKeep, false);
-        this.events.note(`prune kept ${r.keep.length} snapshots and deleted ${r.remove.length}`);
+        this.events.note(`prune kept ${counted(r.keep.length, "snapshot")} and deleted ${r.remove.length}`);
       } catch (e) {
         this.events.error(`prune failed: ${(e as Error).message}`);
       }
