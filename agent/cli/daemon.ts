@@ -10,8 +10,14 @@ import { FORWARDED, SOCKET } from "./forward.js";
 import { memoryUse, releaseMemory } from "../platform/memory.js";
 import { runCli } from "./program.js";
 
-/** How long after a request the daemon gives back what it used. */
-const COLLECT_AFTER_MS = 1000;
+/**
+ * How long the daemon waits after its last request before giving back what it used: a full
+ * collection takes 60-100 ms here, and one that lands in the middle of the next command slows it by
+ * as much (commits a script ran one after another took 0.63 s each collecting after every request,
+ * 0.51-0.55 s collecting once they stopped). A few seconds covers the gaps of a script or a user
+ * typing one command after another.
+ */
+const COLLECT_AFTER_MS = 5000;
 
 /** A user's command line, bound to the daemon's own root and configuration whatever it asked for. */
 function boundArgv(argv: string[], root: string, config?: string): string[] {
@@ -70,9 +76,8 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
         const code = await runCli(boundArgv(argv, ctx.root, g.config), { sys: new CallerSystem(env), out: (t) => reply({ out: t }), err: (t) => reply({ err: t }), stderrIsTTY: false, daemon });
         line({ event: "request", command: cmd, user: env.USER ?? null, exit: code });
         reply({ exit: code });
-        // Collected a moment after the last request, once its frames are gone (they still hold its
-        // data): a user's large commit does not stay resident, and commands typed one after another
-        // do not each wait for a full collection.
+        // Collected once requests stop, when the command's frames are gone (they still hold its
+        // data): a user's large commit does not stay resident.
         clearTimeout(collect);
         collect = setTimeout(releaseMemory, COLLECT_AFTER_MS);
       });
