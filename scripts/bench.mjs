@@ -129,6 +129,8 @@ async function daemonAtRest(root, env, edit, seconds = 30) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The rounds' lowest and highest, so the noise of the machine shows beside each median. */
+const spread = (xs) => (xs.length ? `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)} s` : "-");
 const fmt = (s) => `${s.toFixed(3)} s`;
 const mib = (k) => (Number.isNaN(k) ? "n/a" : `${(k / 1024).toFixed(0)} MiB`);
 
@@ -222,6 +224,7 @@ try {
     if (hasRestic) rounds.restic.push(timedDurable("restic", ["restore", "latest", "--target", resticDst], { env: resticEnv }).secs);
   }
   const restoreRes = {
+    rounds,
     vml: { secs: median(rounds.vml), rssKiB: median(rounds.vmlRss) },
     rsync: { secs: median(rounds.rsync) },
     git: { secs: median(rounds.git) },
@@ -264,6 +267,9 @@ try {
   const r = restoreRes;
   console.log(
     [`full restore (median)`, fmt(r.vml.secs), `git checkout ${fmt(r.git.secs)}`, `rsync -a ${fmt(r.rsync.secs)}`, hasRestic ? `restic ${fmt(r.restic.secs)}` : "-"].map((x, i) => x.padEnd(i === 0 ? 22 : 22)).join(""),
+  );
+  console.log(
+    `each round (lowest-highest of ${ROUNDS}): incremental ${spread(inc.vml)}, through the daemon ${spread(inc.viaDaemon)}, git ${spread(inc.git)}${hasRestic ? `, restic ${spread(inc.restic)}` : ""}; full restore ${spread(r.rounds.vml)}, git checkout ${spread(r.rounds.git)}, rsync ${spread(r.rounds.rsync)}${hasRestic ? `, restic ${spread(r.rounds.restic)}` : ""}`,
   );
   console.log(
     `restore ratios: ${(r.vml.secs / r.git.secs).toFixed(2)}x git checkout, ${(r.rsync.secs / r.vml.secs).toFixed(2)}x faster than rsync${hasRestic ? `, ${(r.restic.secs / r.vml.secs).toFixed(2)}x faster than restic` : ""}; one changed file: ${fmt(r.one.secs)} right after the full restore (${((r.one.secs / r.vml.secs) * 100).toFixed(0)}% of it), ${fmt(r.oneLater.secs)} once a snapshot came between (${((r.oneLater.secs / r.vml.secs) * 100).toFixed(0)}%)`,
