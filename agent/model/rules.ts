@@ -18,8 +18,6 @@ export interface Rule extends RuleSource {
   dirOnly: boolean;
   /** Anchored pattern split at "/", for deciding whether a rule can match below a directory. */
   segments: string[];
-  /** The same parts compiled once; "**" stays as it is (it spans any number of parts). */
-  parts: (((s: string) => boolean) | "**")[];
   re: RegExp;
 }
 
@@ -35,9 +33,8 @@ export function compileRules(sources: RuleSource[]): Rule[] {
     const anchored = p.includes("/");
     if (p.startsWith("/")) p = p.slice(1);
     const segments = anchored ? (p === "" ? [] : p.split("/")) : [];
-    const parts = segments.map((seg) => (seg === "**" ? seg : picomatch(seg, GLOB)));
     const re = p === "" ? /^/ : picomatch.makeRe(p, GLOB);
-    return { ...src, index, anchored, dirOnly, segments, parts, re };
+    return { ...src, index, anchored, dirOnly, segments, re };
   });
 }
 
@@ -68,7 +65,7 @@ export class RuleSet {
    */
   childDecider(dirRel: string, parentIndex: number): ChildDecider {
     const dir = dirRel === "" ? [] : dirRel.split("/");
-    const cands = this.rules.filter((r) => r.index > parentIndex && (!r.anchored || segmentsMayMatchChild(r.parts, dir)));
+    const cands = this.rules.filter((r) => r.index > parentIndex && (!r.anchored || segmentsMayMatchChild(r.segments, dir)));
     if (!cands.length) return () => parentIndex;
     const byName = cands.filter((r) => !r.anchored);
     const byPath = cands.filter((r) => r.anchored);
@@ -112,7 +109,7 @@ export class RuleSet {
       const r = this.rules[i];
       if (r.action !== "include") continue;
       if (!r.anchored) return true;
-      if (segmentsMayExtend(r.parts, dir)) return true;
+      if (segmentsMayExtend(r.segments, dir)) return true;
     }
     return false;
   }
@@ -133,18 +130,17 @@ export class RuleSet {
 }
 
 /** Whether an anchored pattern can match an entry directly inside directory `dir`. */
-function segmentsMayMatchChild(pattern: Rule["parts"], dir: string[]): boolean {
+function segmentsMayMatchChild(pattern: string[], dir: string[]): boolean {
   if (pattern.includes("**")) return segmentsMayExtend(pattern, dir);
   if (pattern.length !== dir.length + 1) return false;
-  return dir.every((seg, k) => (pattern[k] as (s: string) => boolean)(seg));
+  return dir.every((seg, k) => picomatch.isMatch(seg, pattern[k], GLOB));
 }
 
-function segmentsMayExtend(pattern: Rule["parts"], dir: string[]): boolean {
+function segmentsMayExtend(pattern: string[], dir: string[]): boolean {
   for (let k = 0; k < pattern.length; k++) {
-    const part = pattern[k];
-    if (part === "**") return true;
+    if (pattern[k] === "**") return true;
     if (k >= dir.length) return true;
-    if (!part(dir[k])) return false;
+    if (!picomatch.isMatch(dir[k], pattern[k], GLOB)) return false;
   }
   return false;
 }
