@@ -35,6 +35,13 @@ test("snapshots through the scan cache equal full scans, whatever changed", asyn
   fixture["home/alice/work/d5/sub/deep.txt"] = "deep\n";
   // A name that begins like a folder removed below: it stays.
   fixture["home/alice/work/d5x/kept.txt"] = "kept\n";
+  // Folders whose names git would read as patterns, or that hold a newline; one beside them begins
+  // with the same bytes.
+  fixture["home/alice/work/g*[1]/f.txt"] = "glob\n";
+  fixture["home/alice/work/g*[1]/sub/s.txt"] = "glob sub\n";
+  fixture["home/alice/work/g*[1]x/kept.txt"] = "kept\n";
+  fixture["home/alice/work/new\nline/f.txt"] = "newline\n";
+  const notUtf8 = Buffer.concat([Buffer.from("home/alice/work/"), Buffer.from([0x6e, 0xff, 0xfe])]);
   const root = makeGuest(fixture);
   t.after(() => cleanup(root));
   const w = `${root}/home/alice/work`;
@@ -62,6 +69,20 @@ test("snapshots through the scan cache equal full scans, whatever changed", asyn
     ["a symlink added", () => fs.symlinkSync("../d0/f0.txt", `${w}/d3/ln`)],
     ["a folder removed", () => fs.rmSync(`${w}/d4`, { recursive: true })],
     ["a folder and its subfolder removed", () => fs.rmSync(`${w}/d5`, { recursive: true })],
+    [
+      "a folder named in bytes that are not UTF-8",
+      () => {
+        fs.mkdirSync(Buffer.concat([Buffer.from(`${root}/`), notUtf8, Buffer.from("/sub")]), { recursive: true });
+        fs.writeFileSync(Buffer.concat([Buffer.from(`${root}/`), notUtf8, Buffer.from("/sub/f.txt")]), "bytes\n");
+      },
+    ],
+    [
+      "folders with pattern characters, a newline and bytes that are not UTF-8 in their names removed",
+      () => {
+        for (const d of ["g*[1]", "new\nline"]) fs.rmSync(`${w}/${d}`, { recursive: true });
+        fs.rmSync(Buffer.concat([Buffer.from(`${root}/`), notUtf8]), { recursive: true });
+      },
+    ],
     ["a user renamed", () => writeFixture(root, { "etc/passwd": "root:x:0:0:root:/root:/bin/bash\nbob:x:1000:1000::/home/alice:/bin/bash\n" })],
     ["a rule added", () => fs.appendFileSync(`${root}/etc/vml/agent.yaml`, "rules:\n  - exclude: /home/alice/work/d1/\n")],
   ];
@@ -89,6 +110,12 @@ test("snapshots through the scan cache equal full scans, whatever changed", asyn
   assert.ok(!recorded.includes("work/d1/"), "the new exclude rule took effect");
   assert.ok(!recorded.includes("work/d4/"), "the removed folder left the snapshot");
   assert.ok(!recorded.includes("work/d5/") && recorded.includes("work/d5x/kept.txt"), "the removed folders left, their neighbour stayed");
+  const names = git(root, ["ls-files", "-z"]).toString("latin1").split("\0");
+  assert.deepEqual(
+    names.filter((n) => /work\/(g\*|new\n|n\xff)/.test(n)),
+    ["home/alice/work/g*[1]x/kept.txt"],
+    "the awkwardly named folders left the index whole, their neighbour stayed",
+  );
 
   // A watch's hints focus the check on their folders: a change elsewhere waits for a full check.
   fs.appendFileSync(`${w}/d0/f2.txt`, "hinted\n");
