@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { agent, cleanup, git, makeGuest, tempDir, writeFixture, BASE_FIXTURE, type Fixture } from "./helpers/guest.js";
 import { copyTree, rsyncDiff, treeDiff } from "./helpers/compare.js";
 
@@ -40,7 +41,7 @@ test("round trip: work on guest A, export, import on a fresh guest B of the same
   writeFixture(a, WORK);
   fs.linkSync(`${a}/${W}/zmumu/ana.C`, `${a}/${W}/zmumu/hard.C`);
   assert.equal(agent(a, ["commit", "-m", "the analysis"]).code, 0);
-  const file = `${a}/../export-${process.pid}.vml`;
+  const file = `${path.dirname(a)}/export-${process.pid}.vml`;
   t.after(() => fs.rmSync(file, { force: true }));
   const e = agent(a, ["--json", "export", "@", "-o", file]);
   assert.equal(e.code, 0, e.stderr);
@@ -76,7 +77,7 @@ test("a one-line change exports to well under 4 KiB", (t) => {
   agent(a, ["init"]);
   fs.appendFileSync(`${a}/${W}/ana.C`, "// one more line\n");
   const c = agent(a, ["--json", "commit", "-m", "one line"]).json().id as string;
-  const file = `${a}/../one-line-${process.pid}.vml`;
+  const file = `${path.dirname(a)}/one-line-${process.pid}.vml`;
   t.after(() => fs.rmSync(file, { force: true }));
   const e = agent(a, ["--json", "export", c, "-o", file]);
   assert.equal(e.code, 0, e.stderr);
@@ -112,7 +113,7 @@ test("base content this machine lacks is named at import and reported at restore
   agent(a, ["init"]);
   writeFixture(a, { [`${W}/fit.C`]: "fit\n" });
   agent(a, ["commit", "-m", "fit"]);
-  const file = `${a}/../missing-${process.pid}.vml`;
+  const file = `${path.dirname(a)}/missing-${process.pid}.vml`;
   t.after(() => fs.rmSync(file, { force: true }));
   assert.equal(agent(a, ["export", "@", "-o", file]).code, 0);
   agent(b, ["init"]);
@@ -132,12 +133,12 @@ test("a damaged, truncated or foreign file is refused with one line, and the log
   agent(a, ["init"]);
   writeFixture(a, { [`${W}/x.C`]: "x\n" });
   agent(a, ["commit", "-m", "x"]);
-  const good = `${a}/../good-${process.pid}.vml`;
+  const good = `${path.dirname(a)}/good-${process.pid}.vml`;
   t.after(() => fs.rmSync(good, { force: true }));
   agent(a, ["export", "@", "-o", good]);
   const data = fs.readFileSync(good);
   const before = refs(a);
-  const bad = `${a}/../bad-${process.pid}.vml`;
+  const bad = `${path.dirname(a)}/bad-${process.pid}.vml`;
   t.after(() => fs.rmSync(bad, { force: true }));
   const cases: [string, Buffer, RegExp][] = [
     ["damaged", Buffer.from(data.map((b, i) => (i === Math.floor(data.length / 2) ? b ^ 0xff : b))), /checksum does not match/],

@@ -15,13 +15,13 @@ test("rpm packages are read from ROOT's database as E:N-V-R.A, and an upgrade sh
   const root = makeGuest(fixture);
   t.after(() => cleanup(root));
   initRpmDb(root);
-  rpmInstall(root, buildRpm("vml-test-tool", "1.0"));
+  rpmInstall(root, buildRpm(t, "vml-test-tool", "1.0"));
   const r = agent(root, ["init"]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(git(root, ["show", "HEAD:.vml/packages"]).toString(), "#vml-packages 1 rpm\n0:vml-test-tool-1.0-1.noarch\n");
 
-  rpmInstall(root, buildRpm("vml-test-tool", "1.1"), true);
-  rpmInstall(root, buildRpm("vml-extra", "2.0"));
+  rpmInstall(root, buildRpm(t, "vml-test-tool", "1.1"), true);
+  rpmInstall(root, buildRpm(t, "vml-extra", "2.0"));
   const s = agent(root, ["--json", "status"]).json();
   assert.deepEqual(s.packages, {
     added: ["vml-extra.noarch 0:2.0-1"],
@@ -39,7 +39,7 @@ test("restore installs missing packages with dnf from a local repository, and re
   t.after(() => [root, repo, home].forEach(cleanup));
   // Debian's rpm and dnf keep their database in ~/.rpmdb unless told the EL location.
   fs.writeFileSync(`${home}/.rpmmacros`, "%_dbpath /var/lib/rpm\n");
-  const tool = buildRpm("vml-tool", "1.0");
+  const tool = buildRpm(t, "vml-tool", "1.0");
   fs.copyFileSync(tool, path.join(repo, path.basename(tool)));
   execFileSync("createrepo_c", ["-q", repo]);
   writeFixture(root, {
@@ -52,7 +52,7 @@ test("restore installs missing packages with dnf from a local repository, and re
   });
   initRpmDb(root);
   rpmInstall(root, tool);
-  rpmInstall(root, buildRpm("vml-orphan", "2.0")); // in no repository
+  rpmInstall(root, buildRpm(t, "vml-orphan", "2.0")); // in no repository
   assert.equal(agent(root, ["init"], { HOME: home }).code, 0);
 
   execFileSync("rpm", ["--root", root, "--dbpath", "/var/lib/rpm", "-e", "vml-tool", "vml-orphan"]);

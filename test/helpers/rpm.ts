@@ -3,10 +3,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
-import { tempDir } from "./guest.js";
+import type { TestContext } from "node:test";
+import { cleanup, tempDir } from "./guest.js";
 
-export function buildRpm(name: string, version: string): string {
+/** Builds a package in a folder of its own, removed when the test `t` ends. */
+export function buildRpm(t: TestContext, name: string, version: string): string {
   const top = tempDir("vml-rpmbuild-");
+  t.after(() => cleanup(top));
   fs.mkdirSync(path.join(top, "SPECS"), { recursive: true });
   const spec = path.join(top, "SPECS", `${name}.spec`);
   fs.writeFileSync(
