@@ -3,7 +3,7 @@
 // finishes the one in progress and releases every watcher and timer.
 import type { Context } from "../core/context.js";
 import { dueAt, type SettleState } from "./settle.js";
-import { PACKAGE_DBS, watchTree, type Watch } from "./watcher.js";
+import { isPackageDb, watchTree, type Watch } from "./watcher.js";
 import { keepHeapSmall, releaseMemory } from "../platform/memory.js";
 import { prune } from "../core/prune.js";
 import { counted } from "../model/summary.js";
@@ -143,7 +143,7 @@ export class Daemon {
    */
   private async auto(prefix: string, trigger: Trigger, checkAll: boolean): Promise<void> {
     await this.turn(async (hints) => {
-      const pkg = hints?.some((h) => PACKAGE_DBS.some((d) => h === d.slice(1) || h.startsWith(d.slice(1) + "/")));
+      const pkg = hints?.some(isPackageDb);
       await this.snapshot(pkg ? "package transaction" : prefix, pkg ? "package" : trigger, checkAll ? undefined : hints);
     }).catch(() => undefined);
   }

@@ -6,6 +6,11 @@ import { RPM_DBPATH } from "../capture/packages.js";
 
 export const PACKAGE_DBS = [RPM_DBPATH, "/var/lib/dpkg"];
 
+/** Whether a path (relative to the root) is in a package database. */
+export function isPackageDb(rel: string): boolean {
+  return PACKAGE_DBS.some((d) => rel === d.slice(1) || rel.startsWith(d.slice(1) + "/"));
+}
+
 /** The folders to watch: each anchored include's literal beginning, and the package databases. */
 export function watchRoots(rules: RuleSet): string[] {
   const roots = new Set<string>();
@@ -39,7 +44,6 @@ export interface Watch {
 export function watchTree(root: string, rules: RuleSet, exists: (p: string) => boolean, onHint: (rel: string) => void, onError: (e: unknown) => void): Watch {
   const prefix = root === "/" ? "" : root;
   const rel = (p: string) => p.slice(prefix.length + 1);
-  const isPackageDb = (r: string) => PACKAGE_DBS.some((d) => r === d.slice(1) || r.startsWith(d.slice(1) + "/"));
   const wanted = (r: string, isDir: boolean) => {
     if (isPackageDb(r)) return true;
     const d = rules.explain(r, isDir);
