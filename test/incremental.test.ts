@@ -132,3 +132,31 @@ test("snapshots through the scan cache equal full scans, whatever changed", asyn
   assert.equal((await stage(ctx)).tree, rescan.tree);
   execFileSync("git", ["fsck", "--no-progress"], { env: { ...process.env, GIT_DIR: `${root}/var/lib/vml/logbook` } });
 });
+
+/** Shows a folder as gone to the first look at it only: it is moved away and back around that look. */
+class BlinkSystem extends AheadSystem {
+  constructor(private blink: string) {
+    super();
+  }
+  lstat(path: Buffer | string) {
+    if (path.toString() === this.blink) {
+      this.blink = "";
+      return undefined;
+    }
+    return super.lstat(path);
+  }
+}
+
+test("a folder gone at the first look and back for the walk still has its changed files found", async (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent/mounts\n", "home/alice/work/a/b/f.txt": "one\n", "home/alice/work/a/g.txt": "two\n" });
+  t.after(() => cleanup(root));
+  await init(context(root), "main");
+  await nextSecond();
+  fs.appendFileSync(`${root}/home/alice/work/a/b/f.txt`, "changed inside\n");
+  const io: Io = { sys: new BlinkSystem(`${root}/home/alice/work/a`), out: () => undefined, err: () => undefined, stderrIsTTY: false, paths: [] };
+  const res = await commit(openContext(io, { root }), { message: "moved away and back", trigger: "manual" });
+  assert.match(git(root, ["show", "--stat", "--format=", "HEAD"]).toString(), /a\/b\/f\.txt/);
+  const ctx = context(root);
+  ctx.logbook.dropScanCache();
+  assert.equal((await stage(ctx)).tree, res.tree);
+});

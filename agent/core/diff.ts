@@ -2,7 +2,7 @@
 // snapper's status flags), packages, environment variables and CernVM-FS repositories.
 import type { Logbook } from "./logbook.js";
 import { CVMFS_FILE, ENV_FILE, PACKAGES_FILE } from "./snapshot.js";
-import { joinPath, MANIFEST_DIR, parseShard, type Entry } from "../model/manifest.js";
+import { MANIFEST_DIR, parseShard, type Entry } from "../model/manifest.js";
 import { diffPackages, parsePackages, type PackageChanges } from "../model/packages.js";
 import { diffEnv, parseEnv, type EnvChanges } from "../model/env.js";
 import { diffCvmfs, parseCvmfs, type CvmfsChanges } from "../model/cvmfs.js";
@@ -11,6 +11,8 @@ const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
 export interface FileChange {
   path: Buffer;
+  /** The path's bytes as a latin1 string: a map key, and in byte order when compared as strings. */
+  key: string;
   /** Five columns: [+-ct.] content/type, then p (mode), u (owner), g (group), m (time only). */
   flags: string;
   old?: Entry;
@@ -29,8 +31,13 @@ export interface Changes {
 interface RawChange {
   oldId: string;
   newId: string;
-  path: Buffer;
+  /** Latin1, as FileChange.key. */
+  key: string;
 }
+
+/** ":OLDMODE NEWMODE " comes first in each raw record: two six-digit octal modes. */
+const IDS_AT = ":100644 100644 ".length;
+const ID_LENGTH = 40;
 
 async function diffTree(lb: Logbook, a: string, b: string): Promise<RawChange[]> {
   const out = await lb.git(["diff-tree", "-r", "-z", "--no-renames", "--raw", a, b]);
@@ -38,9 +45,10 @@ async function diffTree(lb: Logbook, a: string, b: string): Promise<RawChange[]>
   let pos = 0;
   while (pos < out.length) {
     const end = out.indexOf(0, pos);
-    const head = out.subarray(pos, end).toString().split(" ");
     const pend = out.indexOf(0, end + 1);
-    recs.push({ oldId: head[2], newId: head[3], path: out.subarray(end + 1, pend) });
+    const oldAt = pos + IDS_AT;
+    const newAt = oldAt + ID_LENGTH + 1;
+    recs.push({ oldId: out.toString("latin1", oldAt, oldAt + ID_LENGTH), newId: out.toString("latin1", newAt, newAt + ID_LENGTH), key: out.toString("latin1", end + 1, pend) });
     pos = pend + 1;
   }
   return recs;
@@ -64,10 +72,12 @@ function flagsOf(a: Entry | undefined, b: Entry | undefined, contentChanged: boo
   return first + p + u + g + m;
 }
 
-function underAny(path: Buffer, prefixes: Buffer[]): boolean {
+function underAny(key: string, prefixes: string[]): boolean {
   if (!prefixes.length) return true;
-  return prefixes.some((p) => path.equals(p) || (path.length > p.length && path.subarray(0, p.length).equals(p) && path[p.length] === 0x2f));
+  return prefixes.some((p) => key === p || (key.length > p.length && key.startsWith(p) && key[p.length] === "/"));
 }
+
+const NO_ENTRIES: ReadonlyMap<string, Entry> = new Map();
 
 /** Changes from tree-ish `a` to tree-ish `b`, optionally limited to paths (relative, no leading "/"). */
 export async function diffSnapshots(lb: Logbook, a: string | undefined, b: string, paths: Buffer[] = []): Promise<Changes> {
@@ -76,16 +86,16 @@ export async function diffSnapshots(lb: Logbook, a: string | undefined, b: strin
   const shards: RawChange[] = [];
   const special = new Map<string, RawChange>();
   for (const r of raw) {
-    const p = r.path.toString("latin1");
+    const p = r.key;
     if (p.startsWith(MANIFEST_DIR)) shards.push(r);
     else if (p.startsWith(".vml/")) special.set(p, r);
     else contentChanged.set(p, r.newId);
   }
 
-  // Entries of every directory touched, before and after, merged over split shards.
+  // Entries of every directory touched, before and after, merged over split shards, by name (latin1).
   const before = new Map<string, Map<string, Entry>>();
   const after = new Map<string, Map<string, Entry>>();
-  const dirs = new Map<string, Buffer>();
+  const dirs = new Set<string>();
   // One read for every blob involved: shards first, then the packages, env and cvmfs records.
   const records = [PACKAGES_FILE, ENV_FILE, CVMFS_FILE].map((f) => special.get(f));
   const ids = [...shards, ...records].flatMap((s) => (s ? [s.oldId, s.newId] : ["-", "-"]));
@@ -94,32 +104,34 @@ export async function diffSnapshots(lb: Logbook, a: string | undefined, b: strin
     const at = shards.length * 2 + k * 2;
     return [blobs[at]?.toString(), blobs[at + 1]?.toString()];
   };
-  blobs.slice(0, shards.length * 2).forEach((blob, i) => {
-    if (!blob) return;
+  for (let i = 0; i < shards.length * 2; i++) {
+    const blob = blobs[i];
+    if (!blob) continue;
     const shard = parseShard(blob.toString());
     const key = shard.dir.toString("latin1");
-    dirs.set(key, shard.dir);
+    dirs.add(key);
     const side = i % 2 === 0 ? before : after;
     let m = side.get(key);
     if (!m) side.set(key, (m = new Map()));
     for (const e of shard.entries) m.set(e.name.toString("latin1"), e);
-  });
+  }
 
   const files: FileChange[] = [];
-  for (const [key, dir] of dirs) {
-    const a0 = before.get(key) ?? new Map<string, Entry>();
-    const b0 = after.get(key) ?? new Map<string, Entry>();
-    for (const name of new Set([...a0.keys(), ...b0.keys()])) {
-      const ea = a0.get(name);
-      const eb = b0.get(name);
-      const path = joinPath(dir, (eb ?? ea)!.name);
-      if (!underAny(path, paths)) continue;
-      const blob = contentChanged.get(path.toString("latin1"));
-      const flags = flagsOf(ea, eb, blob !== undefined);
-      if (flags !== ".....") files.push({ path, flags, old: ea, new: eb, blob: blob && !/^0+$/.test(blob) ? blob : undefined });
-    }
+  const scope = paths.map((p) => p.toString("latin1"));
+  const compare = (dir: string, name: string, ea: Entry | undefined, eb: Entry | undefined) => {
+    const key = dir ? `${dir}/${name}` : name;
+    if (!underAny(key, scope)) return;
+    const blob = contentChanged.get(key);
+    const flags = flagsOf(ea, eb, blob !== undefined);
+    if (flags !== ".....") files.push({ path: Buffer.from(key, "latin1"), key, flags, old: ea, new: eb, blob: blob && !/^0+$/.test(blob) ? blob : undefined });
+  };
+  for (const dir of dirs) {
+    const a0 = before.get(dir) ?? NO_ENTRIES;
+    const b0 = after.get(dir) ?? NO_ENTRIES;
+    for (const [name, ea] of a0) compare(dir, name, ea, b0.get(name));
+    for (const [name, eb] of b0) if (!a0.has(name)) compare(dir, name, undefined, eb);
   }
-  files.sort((x, y) => Buffer.compare(x.path, y.path));
+  files.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
 
   const [pa, pb] = recordText(0);
   const [ea, eb] = recordText(1);

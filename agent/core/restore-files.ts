@@ -4,7 +4,7 @@ import type { Context } from "./context.js";
 import type { TimeWriter } from "../platform/system.js";
 import type { Located } from "./tree.js";
 import type { Logbook } from "./logbook.js";
-import { diffSnapshots } from "./diff.js";
+import { diffSnapshots, type FileChange } from "./diff.js";
 import { parseIdFile } from "../capture/owners.js";
 import { bucketOf, joinPath, parentKey, parseShard, shardPath, type Entry } from "../model/manifest.js";
 
@@ -13,6 +13,8 @@ export type Action = "create" | "replace" | "update" | "metadata" | "remove";
 export interface Step {
   action: Action;
   path: Buffer;
+  /** The path as a latin1 string (FileChange.key). */
+  key: string;
   want?: Entry;
   have?: Entry;
   /** Blob of the content to write, for regular files (and hard links whose first name is absent). */
@@ -37,20 +39,22 @@ const MAX_INFLIGHT = 64;
 
 const norm = (t: Entry["type"]) => (t === "h" || t === "L" ? "f" : t);
 
-/** A name from a manifest is used only if it is one plain path component. */
-function safePath(p: Buffer): boolean {
-  if (p.length === 0 || p.includes(0)) return false;
-  for (const part of p.toString("latin1").split("/")) if (part === "" || part === "." || part === "..") return false;
+/** A path from a manifest (its latin1 key) is used only if each of its names is one plain path component. */
+function safePath(key: string): boolean {
+  if (key.length === 0 || key.includes("\0")) return false;
+  for (const part of key.split("/")) if (part === "" || part === "." || part === "..") return false;
   return true;
 }
 
-const under = (path: Buffer, p: Buffer) => path.length > p.length && path.subarray(0, p.length).equals(p) && path[p.length] === 0x2f;
+const under = (key: string, p: string) => key.length > p.length && key.startsWith(p) && key[p.length] === "/";
 
-/** "in": inside a restored path; "ancestor": a folder on the way to one (created, never removed). */
-export function inScope(path: Buffer, scope: Buffer[]): "in" | "ancestor" | undefined {
-  if (!scope.length || scope.some((p) => path.equals(p) || under(path, p))) return "in";
-  return scope.some((p) => under(p, path)) ? "ancestor" : undefined;
+/** "in": inside a restored path; "ancestor": a folder on the way to one (created, never removed). Latin1 keys. */
+function inScope(key: string, scope: string[]): "in" | "ancestor" | undefined {
+  if (!scope.length || scope.some((p) => key === p || under(key, p))) return "in";
+  return scope.some((p) => under(p, key)) ? "ancestor" : undefined;
 }
+
+const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 function metaDiffers(a: Entry, b: Entry): boolean {
   return a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || a.user !== b.user || a.group !== b.group || a.mtimeNs !== b.mtimeNs;
@@ -62,28 +66,29 @@ function metaDiffers(a: Entry, b: Entry): boolean {
  * folders leading to it are created if missing, never removed. `ownFolders` are folders the restore
  * itself writes into (the environment script's): kept, and their times set again.
  */
-export async function planFiles(ctx: Context, ref: string, liveTree: string, scope: Buffer[], ownFolders: string[] = []): Promise<FilePlan> {
+export async function planFiles(ctx: Context, ref: string, liveTree: string, scopePaths: Buffer[], ownFolders: string[] = []): Promise<FilePlan> {
   const lb = ctx.logbook;
   const changes = await diffSnapshots(lb, liveTree, ref);
   const plan: FilePlan = { steps: [], refused: [], folders: [] };
   const touched = new Set<string>(ownFolders);
+  const scope = scopePaths.map((p) => p.toString("latin1"));
   for (const c of changes.files) {
-    const key = c.path.toString("latin1");
-    const where = inScope(c.path, scope);
+    const key = c.key;
+    const where = inScope(key, scope);
     if (!where) continue;
     if (!c.new && ownFolders.includes(key)) continue;
-    if (c.new && !safePath(c.path)) {
+    if (c.new && !safePath(key)) {
       plan.refused.push({ path: c.path, reason: "refused: not a plain path inside the root" });
       continue;
     }
-    const step = decide(c.new, c.old, c.blob);
+    const step = decide(c);
     if (!step) continue;
     if ("reason" in step) {
       plan.refused.push({ path: c.path, reason: step.reason });
       continue;
     }
     if (where === "ancestor" && step.action !== "create" && step.action !== "metadata") continue;
-    plan.steps.push({ ...step, path: c.path });
+    plan.steps.push(step);
     if (step.action !== "metadata") touched.add(parentKey(key));
     if (c.new?.type === "d") touched.add(key);
   }
@@ -98,11 +103,11 @@ export async function planFiles(ctx: Context, ref: string, liveTree: string, sco
   // Changing a folder's children moves its time: every such folder gets its recorded metadata back,
   // from the difference when it holds the folder's entry, else from its parent's shard.
   const inDiff = new Map<string, Located>();
-  for (const c of changes.files) if (c.new?.type === "d") inDiff.set(c.path.toString("latin1"), { path: c.path, entry: c.new });
-  const keys = [...touched].filter((k) => inScope(Buffer.from(k, "latin1"), scope));
+  for (const c of changes.files) if (c.new?.type === "d") inDiff.set(c.key, { path: c.path, entry: c.new });
+  const keys = [...touched].filter((k) => inScope(k, scope));
   const read = await folderEntries(lb, ref, keys.filter((k) => !inDiff.has(k)));
   plan.folders = [...keys.flatMap((k) => inDiff.get(k) ?? []), ...read].sort((a, b) => b.path.length - a.path.length);
-  plan.steps.sort((a, b) => Buffer.compare(a.path, b.path));
+  plan.steps.sort(byKey);
   return plan;
 }
 
@@ -136,10 +141,14 @@ function parentOf(p: Buffer): Buffer {
   return slash < 0 ? Buffer.alloc(0) : p.subarray(0, slash);
 }
 
-type Decision = Omit<Step, "path"> | { reason: string } | undefined;
+type Decision = Step | { reason: string } | undefined;
 
-function decide(w: Entry | undefined, h: Entry | undefined, changedBlob: string | undefined): Decision {
-  if (!w) return h ? { action: "remove", have: h } : undefined;
+/** What to do with one difference (`c.new` is REF's entry, `c.old` the live one). */
+function decide(c: FileChange): Decision {
+  const { new: w, old: h, blob } = c;
+  // Every step has one shape, built here: the planning of a whole work area makes thousands.
+  const step = (action: Action, want = w): Step => ({ action, path: c.path, key: c.key, want, have: h, blob });
+  if (!w) return h ? step("remove", undefined) : undefined;
   if (w.type === "L" && (!h || norm(h.type) !== "f" || h.size !== w.size || h.mtimeNs !== w.mtimeNs)) {
     return { reason: `content not stored (over the size limit when recorded, ${w.size} bytes)` };
   }
@@ -147,12 +156,12 @@ function decide(w: Entry | undefined, h: Entry | undefined, changedBlob: string 
     if (!h || h.type !== w.type) return { reason: `${w.type === "s" ? "sockets" : "device files"} are not restored` };
   }
   const stored = w.type === "f" || w.type === "h";
-  if (stored && !h && !changedBlob) return { reason: "content missing from the logbook" };
-  if (!h) return { action: "create", want: w, blob: changedBlob };
-  if (norm(w.type) !== norm(h.type)) return stored && !changedBlob ? { reason: "content missing from the logbook" } : { action: "replace", want: w, have: h, blob: changedBlob };
+  if (stored && !h && !blob) return { reason: "content missing from the logbook" };
+  if (!h) return step("create");
+  if (norm(w.type) !== norm(h.type)) return stored && !blob ? { reason: "content missing from the logbook" } : step("replace");
   const linkDiffers = (w.type === "h" && (h.type !== "h" || !h.link!.equals(w.link!))) || (w.type === "l" && !h.link!.equals(w.link!));
-  if ((stored && changedBlob) || linkDiffers) return { action: "update", want: w, have: h, blob: changedBlob };
-  if (metaDiffers(w, h)) return { action: "metadata", want: w, have: h };
+  if ((stored && blob) || linkDiffers) return step("update");
+  if (metaDiffers(w, h)) return step("metadata");
   return undefined;
 }
 
@@ -203,24 +212,24 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
 
   ctx.log.debug({ steps: plan.steps.length }, "applying");
   const removals = plan.steps.filter((s) => s.action === "remove" || s.action === "replace");
-  removals.sort((a, b) => Buffer.compare(b.path, a.path));
+  removals.sort((a, b) => byKey(b, a));
   const replacedOk = new Set<string>();
   for (const s of removals) {
     try {
       checkParents(s.path);
       removeEntry(s.path, s.have!);
       if (s.action === "remove") done.add(s);
-      else replacedOk.add(s.path.toString("latin1"));
+      else replacedOk.add(s.key);
     } catch (e) {
       fail(s.path, e);
     }
   }
 
-  const writes = plan.steps.filter((s) => s.action === "create" || s.action === "update" || (s.action === "replace" && replacedOk.has(s.path.toString("latin1"))));
+  const writes = plan.steps.filter((s) => s.action === "create" || s.action === "update" || (s.action === "replace" && replacedOk.has(s.key)));
 
   // A folder this machine lacks is built whole under a temporary name beside it and renamed into
   // place at once: it appears complete, and the files inside need no rename of their own.
-  const newDirs = new Set(writes.filter((w) => w.action === "create" && w.want!.type === "d").map((w) => w.path.toString("latin1")));
+  const newDirs = new Set(writes.filter((w) => w.action === "create" && w.want!.type === "d").map((w) => w.key));
   const staged = new Map<string, Buffer>();
   for (const k of newDirs) if (!newDirs.has(parentKey(k))) staged.set(k, tmpName(Buffer.from(k, "latin1")));
   // The staged folder a path is in, if any: asked for every path written, remembered per folder.
@@ -280,7 +289,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   // Folders first, parents before children; then links and fifos; regular content streams from git.
   for (const s of writes.filter((w) => w.want!.type === "d")) {
     await guarded(s, async () => {
-      const key = s.path.toString("latin1");
+      const key = s.key;
       if (staged.has(key)) checkParents(s.path);
       if (stagedRoot(s.path) !== undefined) sys.mkdirOne(at(s.path), 0o700);
       else {
@@ -295,7 +304,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   for (const s of writes.filter((w) => w.want!.type === "p")) await guarded(s, place(s, (t) => sys.mkfifo(t, 0o600)));
 
   const content = writes.filter((w) => w.want!.type === "f" || w.want!.type === "h");
-  const firstNames = new Set(content.filter((w) => w.want!.type === "f").map((w) => w.path.toString("latin1")));
+  const firstNames = new Set(content.filter((w) => w.want!.type === "f").map((w) => w.key));
   const byBlob = new Map<string, Step[]>();
   const linked: Step[] = [];
   for (const s of content) {
@@ -392,7 +401,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
       done.add(s);
     });
   }
-  const folderSteps = new Map(plan.steps.filter((x) => x.want?.type === "d" && (x.action === "metadata" || placed.has(x))).map((x) => [x.path.toString("latin1"), x]));
+  const folderSteps = new Map(plan.steps.filter((x) => x.want?.type === "d" && (x.action === "metadata" || placed.has(x))).map((x) => [x.key, x]));
   for (const f of plan.folders) {
     if (sys.lstat(abs(f.path))?.kind !== "dir") continue;
     try {
@@ -415,7 +424,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
 async function nameMaps(ctx: Context, plan: FilePlan): Promise<{ uid: (e: Entry) => number; gid: (e: Entry) => number }> {
   const { sys, root, logbook: lb } = ctx;
   const names = ["passwd", "group"];
-  const steps = names.map((name) => plan.steps.find((s) => s.blob && s.path.toString("latin1") === `etc/${name}`));
+  const steps = names.map((name) => plan.steps.find((s) => s.blob && s.key === `etc/${name}`));
   const restored = await lb.readBlobs(steps.filter((s) => s).map((s) => s!.blob!));
   const [users, groups] = names.map((name, i) => {
     const file = `${root === "/" ? "" : root}/etc/${name}`;

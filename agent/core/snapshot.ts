@@ -7,6 +7,7 @@ import { BASE_REF, Logbook } from "./logbook.js";
 import type { Context } from "./context.js";
 import { Scanner, type ScanResult } from "../capture/scan.js";
 import type { ScanCache } from "../capture/scan-cache.js";
+import type { System } from "../platform/system.js";
 import { readOwners, type Owners } from "../capture/owners.js";
 import { capturePackages } from "../capture/packages.js";
 import { captureEnv } from "../capture/env.js";
@@ -125,6 +126,30 @@ function keptShards(dir: Buffer, split: boolean, indexed: Map<string, string>): 
   return paths.filter((p) => indexed.has(p));
 }
 
+/**
+ * Cached folders that hold folders and are no longer folders, outermost only: their files leave
+ * the index by name (below), so git need not look for each of them (three failing lstats apiece).
+ */
+function vanishedBranches(sys: System, root: string, cache: ScanCache): string[] {
+  const inner = new Set<string>();
+  for (const k of cache.dirs.keys()) if (k !== "") inner.add(parentKey(k));
+  inner.delete("");
+  const rootBuf = Buffer.from(root === "/" ? "" : root);
+  const out: string[] = [];
+  // Sorted, a folder comes before what it holds.
+  for (const k of [...inner].sort()) {
+    if (out.some((o) => k.startsWith(o) && k[o.length] === "/")) continue;
+    if (sys.lstat(Buffer.concat([rootBuf, Buffer.from("/" + k, "latin1")]))?.kind !== "dir") out.push(k);
+  }
+  return out;
+}
+
+/** A latin1 key as git reads it on its command line (UTF-8), or undefined when the name is not UTF-8. */
+function argOf(key: string): string | undefined {
+  const text = Buffer.from(key, "latin1").toString("utf8");
+  return Buffer.from(text, "utf8").toString("latin1") === key ? text : undefined;
+}
+
 function splitNul(out: Buffer): Buffer[] {
   const paths: Buffer[] = [];
   let start = 0;
@@ -146,15 +171,22 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   // A few folders to look at are read here; more, and git finds which of their files changed.
   const direct = focus !== undefined && focus.size <= READ_DIRECTLY;
   const only = focus && !focus.has("") ? [...focus].map((k) => Buffer.from(k, "latin1").toString("utf8")) : undefined;
+  const away = cache.dirs.size && !focus ? vanishedBranches(sys, root, cache).flatMap((k) => argOf(k) ?? []) : [];
   const dirtyP = cache.dirs.size && !direct
-    ? lb.git(only ? ["--literal-pathspecs", "diff-files", "--name-only", "-z", "--", ...only] : ["diff-files", "--name-only", "-z", "--", ":(exclude).vml"])
+    ? lb.git(only ? ["--literal-pathspecs", "diff-files", "--name-only", "-z", "--", ...only] : ["diff-files", "--name-only", "-z", "--", ":(exclude).vml", ...away.map((a) => `:(exclude,literal)${a}`)])
     : undefined;
   ctx.log.debug({ hints: opts.hints?.length, folders: focus ? focus.size : "all" }, "looking");
   const scanner = new Scanner(sys, root, ctx.rules, config.sizeLimit, owners, cache, racyAfter, (n, b) => ctx.progress?.update(n, b));
   scanner.walk(focus);
   const indexed = await indexedP;
   if (direct) scanner.recheck(opts.hints!.map((h) => Buffer.from(h, "utf8")));
-  else if (dirtyP) scanner.recheck(splitNul(await dirtyP));
+  else if (dirtyP) {
+    const dirty = splitNul(await dirtyP);
+    // A folder back by the time the walk came (moved away and back): git looks at its files after all.
+    const back = away.filter((a) => scanner.result.dirs.has(Buffer.from(a, "utf8").toString("latin1")));
+    if (back.length) dirty.push(...splitNul(await lb.git(["--literal-pathspecs", "diff-files", "--name-only", "-z", "--", ...back])));
+    scanner.recheck(dirty);
+  }
   // Asked of every recorded folder the cache vouched for; a folder without its shards is read.
   const kept = new Map<string, string[]>();
   const scanned = scanner.finish((d) => {
