@@ -181,7 +181,8 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   const rootBuf = Buffer.from(root === "/" ? "" : root);
   const abs = (p: Buffer) => Buffer.concat([rootBuf, Buffer.from("/"), p]);
   const result: FileResult = { done: [], failed: [] };
-  const done = new Set<Step>();
+  // Each step is done at most once: a list, not a set (a set hashes every one of thousands of steps).
+  const done: Step[] = [];
   const fail = (path: Buffer, e: unknown) => result.failed.push({ path, reason: (e as Error).message.replace(/^[A-Z]+: /, "") });
   let tmpCount = 0;
   const tmpName = (p: Buffer) => {
@@ -218,7 +219,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     try {
       checkParents(s.path);
       removeEntry(s.path, s.have!);
-      if (s.action === "remove") done.add(s);
+      if (s.action === "remove") done.push(s);
       else replacedOk.add(s.key);
     } catch (e) {
       fail(s.path, e);
@@ -241,10 +242,9 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     if (!rootOfFolder.has(folder)) rootOfFolder.set(folder, stagedRootOf(folder));
     return rootOfFolder.get(folder);
   };
-  const stagedRoot = (p: Buffer): string | undefined => stagedRootOf(p.toString("latin1"));
-  /** Where a path is written now: inside its staged folder, or in place. */
-  const at = (p: Buffer): Buffer => {
-    const r = stagedRoot(p);
+  /** Where a path (and its latin1 key) is written now: inside its staged folder, or in place. */
+  const at = (p: Buffer, key = p.toString("latin1")): Buffer => {
+    const r = stagedRootOf(key);
     return r === undefined ? abs(p) : abs(Buffer.concat([staged.get(r)!, p.subarray(r.length)]));
   };
 
@@ -261,22 +261,24 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     if (chown) sys.lchown(target, uid, gid);
     if (e.type !== "l" && (chown || e.mode !== has?.mode)) sys.chmodPath(target, e.mode);
   };
-  const placed = new Set<Step>();
+  let placed = 0;
+  const placedDirs = new Set<Step>();
   /**
    * Writes an entry under a temporary name (or inside its staged folder), gives it its owner and
    * mode unless `make` did, moves it into place, and hands its time over.
    */
   const place = (s: Step, make: (target: Buffer) => void | Promise<void>, metaDone = false) => async () => {
-    const inStaged = stagedRoot(s.path) !== undefined;
+    const inStaged = stagedRootOf(s.key) !== undefined;
     if (!inStaged) checkParents(s.path);
-    const target = inStaged ? at(s.path) : abs(tmpName(s.path));
+    const where = at(s.path, s.key);
+    const target = inStaged ? where : abs(tmpName(s.path));
     await make(target);
     const e = s.want!;
     if (!metaDone) ownAndMode(target, e);
-    if (!inStaged) sys.move(target, abs(s.path));
-    times.set([{ path: at(s.path), mtimeNs: e.mtimeNs }]);
-    placed.add(s);
-    done.add(s);
+    if (!inStaged) sys.move(target, where);
+    times.set([{ path: where, mtimeNs: e.mtimeNs }]);
+    placed++;
+    done.push(s);
   };
   const guarded = async (s: Step, op: () => Promise<void>) => {
     try {
@@ -291,13 +293,13 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     await guarded(s, async () => {
       const key = s.key;
       if (staged.has(key)) checkParents(s.path);
-      if (stagedRoot(s.path) !== undefined) sys.mkdirOne(at(s.path), 0o700);
+      if (stagedRootOf(s.key) !== undefined) sys.mkdirOne(at(s.path, s.key), 0o700);
       else {
         checkParents(s.path);
         if (sys.lstat(abs(s.path))?.kind !== "dir") sys.mkdirOne(abs(s.path), 0o700);
         verified.add(key);
       }
-      placed.add(s);
+      placedDirs.add(s);
     });
   }
   for (const s of writes.filter((w) => w.want!.type === "l")) await guarded(s, place(s, (t) => sys.symlink(s.want!.link!, t)));
@@ -332,7 +334,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   }
   for (const [blob, steps] of byBlob) {
     const rest = steps.filter((s) => {
-      const r = stagedRoot(s.path);
+      const r = stagedRootOf(s.key);
       if (r === undefined || !gitWritable.has(r) || s.path.subarray(s.path.lastIndexOf(0x2f) + 1).toString("latin1") === ".gitattributes") return true;
       const list = byFolder.get(r) ?? [];
       list.push({ path: s.path.subarray(r.length + 1), blob, step: s });
@@ -386,7 +388,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
       fail(path, e);
     }
   }
-  ctx.log.debug({ placed: placed.size }, "content written");
+  ctx.log.debug({ placed: placed + placedDirs.size }, "content written");
 
   // Metadata-only changes of files and links; then every folder the restore touched, deepest first:
   // owners, modes, and times last, as writing inside a folder moves its time.
@@ -398,22 +400,22 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   for (const s of plan.steps.filter((x) => x.action === "metadata" && x.want!.type !== "d")) {
     await guarded(s, async () => {
       setMeta(s.path, s.want!);
-      done.add(s);
+      done.push(s);
     });
   }
-  const folderSteps = new Map(plan.steps.filter((x) => x.want?.type === "d" && (x.action === "metadata" || placed.has(x))).map((x) => [x.key, x]));
+  const folderSteps = new Map(plan.steps.filter((x) => x.want?.type === "d" && (x.action === "metadata" || placedDirs.has(x))).map((x) => [x.key, x]));
   for (const f of plan.folders) {
     if (sys.lstat(abs(f.path))?.kind !== "dir") continue;
     try {
       setMeta(f.path, f.entry);
       const step = folderSteps.get(f.path.toString("latin1"));
-      if (step) done.add(step);
+      if (step) done.push(step);
     } catch (e) {
       fail(f.path, e);
     }
   }
   ctx.log.debug("metadata applied");
-  result.done = [...done];
+  result.done = done;
   return result;
 }
 
