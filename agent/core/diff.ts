@@ -79,6 +79,9 @@ function underAny(key: string, prefixes: string[]): boolean {
 
 const NO_ENTRIES: ReadonlyMap<string, Entry> = new Map();
 
+/** Byte order of paths, through their latin1 keys (one char per byte). */
+export const byKey = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
 /** Changes from tree-ish `a` to tree-ish `b`, optionally limited to paths (relative, no leading "/"). */
 export async function diffSnapshots(lb: Logbook, a: string | undefined, b: string, paths: Buffer[] = []): Promise<Changes> {
   const raw = await diffTree(lb, a ?? EMPTY_TREE, b);
@@ -131,7 +134,7 @@ export async function diffSnapshots(lb: Logbook, a: string | undefined, b: strin
     for (const [name, ea] of a0) compare(dir, name, ea, b0.get(name));
     for (const [name, eb] of b0) if (!a0.has(name)) compare(dir, name, undefined, eb);
   }
-  files.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  files.sort(byKey);
 
   const [pa, pb] = recordText(0);
   const [ea, eb] = recordText(1);

@@ -4,7 +4,7 @@ import type { Context } from "./context.js";
 import type { TimeWriter } from "../platform/system.js";
 import type { Located } from "./tree.js";
 import type { Logbook } from "./logbook.js";
-import { diffSnapshots, type FileChange } from "./diff.js";
+import { byKey, diffSnapshots, type FileChange } from "./diff.js";
 import { parseIdFile } from "../capture/owners.js";
 import { bucketOf, joinPath, parentKey, parseShard, shardPath, type Entry } from "../model/manifest.js";
 
@@ -53,8 +53,6 @@ function inScope(key: string, scope: string[]): "in" | "ancestor" | undefined {
   if (!scope.length || scope.some((p) => key === p || under(key, p))) return "in";
   return scope.some((p) => under(p, key)) ? "ancestor" : undefined;
 }
-
-const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 function metaDiffers(a: Entry, b: Entry): boolean {
   return a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || a.user !== b.user || a.group !== b.group || a.mtimeNs !== b.mtimeNs;
