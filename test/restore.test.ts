@@ -5,6 +5,9 @@ import * as fs from "node:fs";
 import { execFileSync } from "node:child_process";
 import { agent, cleanup, git, makeGuest, tempDir, writeFixture, BASE_FIXTURE, type Fixture } from "./helpers/guest.js";
 import { copyTree, rsyncDiff, treeDiff } from "./helpers/compare.js";
+import { NodeSystem } from "../agent/platform/system.js";
+import { openContext, type Io } from "../agent/cli/io.js";
+import { restore } from "../agent/core/restore.js";
 
 const W = "home/alice/work";
 // Restore writes the recorded environment there: not part of any snapshot.
@@ -229,4 +232,41 @@ test("owners are given by name through the /etc/passwd the restore brings back, 
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const st = fs.statSync(`${root}/${W}/own.txt`);
   assert.deepEqual([st.uid, st.gid], [1000, 1000], "alice as the restored passwd knows her");
+});
+
+/** Counts files often while git writes them: a restore of a few thousand files is seen going out. */
+class QuickCountSystem extends NodeSystem {
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return super.sleep(Math.min(ms, 2), signal);
+  }
+}
+
+test("a restore shows the files it writes as they go out, never more than it writes", async (t) => {
+  const fixture: Fixture = { ...BASE_FIXTURE, [`${W}/link`]: { symlink: "d0/f0.txt" } };
+  for (let d = 0; d < 20; d++) for (let f = 0; f < 100; f++) fixture[`${W}/d${d}/f${f}.txt`] = `folder ${d} file ${f}\n`;
+  const root = makeGuest(fixture);
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  fs.rmSync(`${root}/${W}`, { recursive: true });
+  const io: Io = { sys: new QuickCountSystem(), out: () => undefined, err: () => undefined, stderrIsTTY: false, paths: [] };
+  const ctx = openContext(io, { root });
+  const seen: { phase: string; total?: number; updates: number[] }[] = [];
+  ctx.progress = {
+    phase: (phase, total) => void seen.push({ phase, total, updates: [] }),
+    update: (done) => void seen.at(-1)!.updates.push(done),
+    done: () => undefined,
+  };
+  const id = git(root, ["rev-parse", "refs/vml/base"]).toString().trim();
+  const report = await restore(ctx, { id, name: "base", dryRun: false, paths: [], removePackages: false });
+  assert.equal(report.notRestored.length, 0);
+  const writing = seen.find((s) => s.phase === "restoring")!;
+  // Every file and link of the work area (folders are made, not counted).
+  const written = Object.keys(fixture).filter((k) => k.startsWith(`${W}/`)).length;
+  assert.equal(writing.total, written);
+  assert.deepEqual(writing.updates, [...writing.updates].sort((a, b) => a - b), "the count never goes back");
+  assert.equal(writing.updates.at(-1), written);
+  assert.ok(writing.updates.every((n) => n <= written));
+  // Counted while git wrote them (2,000 files take far longer than the 2 ms between two counts).
+  assert.ok(writing.updates.some((n) => n > 1 && n < written - 1), `counts seen: ${[...new Set(writing.updates)].join(" ")}`);
+  assert.equal(fs.readdirSync(`${root}/${W}/d7`).length, 100);
 });

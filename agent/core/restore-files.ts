@@ -225,6 +225,10 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   }
 
   const writes = plan.steps.filter((s) => s.action === "create" || s.action === "update" || (s.action === "replace" && replacedOk.has(s.key)));
+  const progress = ctx.progress;
+  let shown = 0;
+  const advance = (files: number) => progress?.update((shown += files));
+  progress?.phase("restoring", writes.filter((w) => w.want!.type !== "d").length);
 
   // A folder this machine lacks is built whole under a temporary name beside it and renamed into
   // place at once: it appears complete, and the files inside need no rename of their own.
@@ -300,8 +304,10 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
       placedDirs.add(s);
     });
   }
-  for (const s of writes.filter((w) => w.want!.type === "l")) await guarded(s, place(s, (t) => sys.symlink(s.want!.link!, t)));
-  for (const s of writes.filter((w) => w.want!.type === "p")) await guarded(s, place(s, (t) => sys.mkfifo(t, 0o600)));
+  for (const s of writes.filter((w) => w.want!.type === "l" || w.want!.type === "p")) {
+    await guarded(s, place(s, (t) => (s.want!.type === "l" ? sys.symlink(s.want!.link!, t) : sys.mkfifo(t, 0o600))));
+    advance(1);
+  }
 
   const content = writes.filter((w) => w.want!.type === "f" || w.want!.type === "h");
   const firstNames = new Set(content.filter((w) => w.want!.type === "f").map((w) => w.key));
@@ -343,12 +349,16 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     else byBlob.delete(blob);
   }
   for (const [r, entries] of byFolder) {
+    const watching = progress && watchCheckout(ctx, entries.map((e) => at(e.step.path, e.step.key)), (files) => progress.update(shown + files));
     try {
       await lb.checkoutInto(gitWritable.get(r)!, entries);
     } catch (e) {
       for (const { step } of entries) fail(step.path, e);
       continue;
+    } finally {
+      await watching?.();
     }
+    advance(entries.length);
     // git gave every file the same owner (this process's) and mode (by its umask): one look tells
     // which files need a chown or chmod at all.
     const made = sys.lstat(at(entries[0].step.path));
@@ -363,7 +373,10 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
       for (const s of byBlob.get(ids[i])!) {
         const p = guarded(s, place(s, (t) => writer.write(t, data, ownerOf(s.want!)), true));
         inflight.add(p);
-        void p.then(() => inflight.delete(p));
+        void p.then(() => {
+          inflight.delete(p);
+          advance(1);
+        });
         if (inflight.size >= MAX_INFLIGHT) await Promise.race(inflight);
       }
     });
@@ -371,7 +384,11 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     await Promise.all(inflight);
     await writer.close();
   }
-  for (const s of linked) await guarded(s, place(s, (t) => sys.link(at(s.want!.link!), t)));
+  for (const s of linked) {
+    await guarded(s, place(s, (t) => sys.link(at(s.want!.link!), t)));
+    advance(1);
+  }
+  progress?.done();
 
   // The staged folders take their places, parents before children (a staged folder is never inside
   // another), once the times of what is inside them are set.
@@ -415,6 +432,47 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   ctx.log.debug("metadata applied");
   result.done = done;
   return result;
+}
+
+/** How often the files git is writing are counted for someone watching a restore. */
+const COUNT_EVERY_MS = 500;
+
+/**
+ * Counts, while git writes them, the files that have appeared (git says nothing until it is done):
+ * one listing per folder every half second, each folder's count taken from its listing before git
+ * started. Returns the stop.
+ */
+function watchCheckout(ctx: Context, files: Buffer[], show: (files: number) => void): () => Promise<void> {
+  const { sys } = ctx;
+  const count = (dir: Buffer) => {
+    try {
+      return sys.readdir(dir).length;
+    } catch {
+      return 0;
+    }
+  };
+  const folders = new Map<string, { dir: Buffer; expected: number; before: number }>();
+  for (const f of files) {
+    const dir = f.subarray(0, f.lastIndexOf(0x2f));
+    const key = dir.toString("latin1");
+    const seen = folders.get(key);
+    if (seen) seen.expected++;
+    else folders.set(key, { dir, expected: 1, before: count(dir) });
+  }
+  const stop = new AbortController();
+  const loop = (async () => {
+    for (;;) {
+      await sys.sleep(COUNT_EVERY_MS, stop.signal);
+      if (stop.signal.aborted) return;
+      let n = 0;
+      for (const f of folders.values()) n += Math.min(f.expected, Math.max(0, count(f.dir) - f.before));
+      show(n);
+    }
+  })();
+  return async () => {
+    stop.abort();
+    await loop;
+  };
 }
 
 /**

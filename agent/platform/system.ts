@@ -108,7 +108,8 @@ export interface System {
   processAlive(pid: number): boolean;
   pid(): number;
   now(): Date;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`, or at once when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Runs `fn` on a signal to this process; returns the disposal. */
   onSignal(signal: "SIGTERM" | "SIGINT" | "SIGHUP", fn: () => void): () => void;
   hostname(): string;
@@ -442,8 +443,17 @@ export class NodeSystem implements System {
     return new Date();
   }
 
-  sleep(ms: number): Promise<void> {
-    return new Promise((r) => setTimeout(r, ms));
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const end = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", end);
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      signal?.addEventListener("abort", end);
+    });
   }
 
   onSignal(signal: "SIGTERM" | "SIGINT" | "SIGHUP", fn: () => void): () => void {
