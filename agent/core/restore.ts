@@ -2,7 +2,8 @@
 import type { Context } from "./context.js";
 import type { TimeWriter } from "../platform/system.js";
 import { commitLocked, stage, withLock } from "./snapshot.js";
-import { applyFiles, planFiles, type Refusal, type Step } from "./restore-files.js";
+import { planFiles, type Refusal, type Step } from "./restore-plan.js";
+import { applyFiles } from "./restore-apply.js";
 import { addCvmfsRepos, applyPackages, checkCvmfs, envScript, planPackages, readRecords, writeEnvScript, ENV_SCRIPT, type CvmfsReport, type PackagePlan, type PackageResult, type Records } from "./restore-state.js";
 
 export interface RestoreOptions {
