@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --files N] [-- --rounds R] [-- --daemon-files N]: vml-agent against native git and restic on identical
+// npm run bench [-- --files N] [-- --rounds R] [-- --restore-rounds R] [-- --daemon-files N]: vml-agent against native git and restic on identical
 // generated work areas, measured in the same run. Prints times, ratios, peak memory and the bytes one
 // one-line change adds to the logbook. Figures, not assertions: tests never time anything.
 import { spawn, spawnSync } from "node:child_process";
@@ -18,6 +18,8 @@ const FILES = opt("files", 20000);
 /** The daemon is also measured on a work area grown to this many files (0: not at all). */
 const DAEMON_FILES = opt("daemon-files", 100000);
 const ROUNDS = opt("rounds", 3);
+/** Full restores are measured more often: their times here spread the widest (one tool's rounds 2-6 s). */
+const RESTORE_ROUNDS = opt("restore-rounds", 5);
 const CHANGES = 20;
 const PER_DIR = 100;
 
@@ -206,22 +208,30 @@ try {
     .split("\n")
     .reduce((n, x) => n + Number(x), 0);
 
-  // Restore: the whole work area onto an empty place, each tool in turn, ROUNDS times (the disk's
-  // speed here drifts between runs: medians of interleaved rounds); then one changed file.
+  // Restore: the whole work area onto an empty place, each tool in turn, RESTORE_ROUNDS times (the
+  // disk's speed here drifts between runs: medians of interleaved rounds, each round starting with
+  // the next tool, so none always comes right after the removals); then one changed file.
   const full = lg(["rev-parse", "HEAD"]).trim();
   const rsyncDst = path.join(top, "rsync-dst");
   const gitDst = path.join(top, "git-dst");
   const resticDst = path.join(top, "restic-dst");
   const rounds = { vml: [], rsync: [], git: [], restic: [], vmlRss: [] };
-  for (let r = 0; r < ROUNDS; r++) {
+  const tools = [
+    () => {
+      const v = timedDurable(process.execPath, [agentBin, "--root", guest, "restore", full], { env: agentEnv });
+      rounds.vml.push(v.secs);
+      rounds.vmlRss.push(v.rssKiB);
+    },
+    () => rounds.rsync.push(timedDurable("rsync", ["-a", `${gitWork}/`, `${rsyncDst}/`]).secs),
+    () => {
+      fs.mkdirSync(gitDst);
+      rounds.git.push(timedDurable("git", ["--git-dir", path.join(gitWork, ".git"), "--work-tree", gitDst, "checkout", "-f", "HEAD", "--", "."], { env: gitEnv }).secs);
+    },
+    ...(hasRestic ? [() => rounds.restic.push(timedDurable("restic", ["restore", "latest", "--target", resticDst], { env: resticEnv }).secs)] : []),
+  ];
+  for (let r = 0; r < RESTORE_ROUNDS; r++) {
     for (const d of [work, rsyncDst, gitDst, resticDst]) fs.rmSync(d, { recursive: true, force: true });
-    const v = timedDurable(process.execPath, [agentBin, "--root", guest, "restore", full], { env: agentEnv });
-    rounds.vml.push(v.secs);
-    rounds.vmlRss.push(v.rssKiB);
-    rounds.rsync.push(timedDurable("rsync", ["-a", `${gitWork}/`, `${rsyncDst}/`]).secs);
-    fs.mkdirSync(gitDst);
-    rounds.git.push(timedDurable("git", ["--git-dir", path.join(gitWork, ".git"), "--work-tree", gitDst, "checkout", "-f", "HEAD", "--", "."], { env: gitEnv }).secs);
-    if (hasRestic) rounds.restic.push(timedDurable("restic", ["restore", "latest", "--target", resticDst], { env: resticEnv }).secs);
+    for (let k = 0; k < tools.length; k++) tools[(r + k) % tools.length]();
   }
   const restoreRes = {
     rounds,
@@ -269,7 +279,7 @@ try {
     [`full restore (median)`, fmt(r.vml.secs), `git checkout ${fmt(r.git.secs)}`, `rsync -a ${fmt(r.rsync.secs)}`, hasRestic ? `restic ${fmt(r.restic.secs)}` : "-"].map((x, i) => x.padEnd(i === 0 ? 22 : 22)).join(""),
   );
   console.log(
-    `each round (lowest-highest of ${ROUNDS}): incremental ${spread(inc.vml)}, through the daemon ${spread(inc.viaDaemon)}, git ${spread(inc.git)}${hasRestic ? `, restic ${spread(inc.restic)}` : ""}; full restore ${spread(r.rounds.vml)}, git checkout ${spread(r.rounds.git)}, rsync ${spread(r.rounds.rsync)}${hasRestic ? `, restic ${spread(r.rounds.restic)}` : ""}`,
+    `each round (lowest-highest of ${ROUNDS}): incremental ${spread(inc.vml)}, through the daemon ${spread(inc.viaDaemon)}, git ${spread(inc.git)}${hasRestic ? `, restic ${spread(inc.restic)}` : ""}; of ${RESTORE_ROUNDS}: full restore ${spread(r.rounds.vml)}, git checkout ${spread(r.rounds.git)}, rsync ${spread(r.rounds.rsync)}${hasRestic ? `, restic ${spread(r.rounds.restic)}` : ""}`,
   );
   console.log(
     `restore ratios: ${(r.vml.secs / r.git.secs).toFixed(2)}x git checkout, ${(r.rsync.secs / r.vml.secs).toFixed(2)}x faster than rsync${hasRestic ? `, ${(r.restic.secs / r.vml.secs).toFixed(2)}x faster than restic` : ""}; one changed file: ${fmt(r.one.secs)} right after the full restore (${((r.one.secs / r.vml.secs) * 100).toFixed(0)}% of it), ${fmt(r.oneLater.secs)} once a snapshot came between (${((r.oneLater.secs / r.vml.secs) * 100).toFixed(0)}%)`,
