@@ -110,7 +110,6 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     if (chown) sys.lchown(target, uid, gid);
     if (e.type !== "l" && (chown || e.mode !== has?.mode)) sys.chmodPath(target, e.mode);
   };
-  let placed = 0;
   const placedDirs = new Set<Step>();
   /**
    * Writes an entry under a temporary name (or inside its staged folder), gives it its owner and
@@ -126,7 +125,6 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     if (!metaDone) ownAndMode(target, e);
     if (!inStaged) sys.move(target, where);
     times.set([{ path: where, mtimeNs: e.mtimeNs }]);
-    placed++;
     done.push(s);
   };
   const guarded = async (s: Step, op: () => Promise<void>) => {
@@ -250,7 +248,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
       fail(path, e);
     }
   }
-  ctx.log.debug({ placed: placed + placedDirs.size }, "content written");
+  ctx.log.debug({ done: done.length, folders: placedDirs.size }, "content written");
 
   // Metadata-only changes of files and links; then every folder the restore touched, deepest first:
   // owners, modes, and times last, as writing inside a folder moves its time.

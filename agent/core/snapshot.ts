@@ -171,9 +171,13 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   // A few folders to look at are read here; more, and git finds which of their files changed.
   const direct = focus !== undefined && focus.size <= READ_DIRECTLY;
   const only = focus && !focus.has("") ? [...focus].map((k) => Buffer.from(k, "latin1").toString("utf8")) : undefined;
-  const away = cache.dirs.size && !focus ? vanishedBranches(sys, root, cache).flatMap((k) => argOf(k) ?? []) : [];
+  // Left out of git's look: only folders git can be told of (named in UTF-8).
+  const away = cache.dirs.size && !focus ? vanishedBranches(sys, root, cache).flatMap((key) => {
+    const arg = argOf(key);
+    return arg === undefined ? [] : [{ key, arg }];
+  }) : [];
   const dirtyP = cache.dirs.size && !direct
-    ? lb.git(only ? ["--literal-pathspecs", "diff-files", "--name-only", "-z", "--", ...only] : ["diff-files", "--name-only", "-z", "--", ":(exclude).vml", ...away.map((a) => `:(exclude,literal)${a}`)])
+    ? lb.git(only ? ["--literal-pathspecs", "diff-files", "--name-only", "-z", "--", ...only] : ["diff-files", "--name-only", "-z", "--", ":(exclude).vml", ...away.map((a) => `:(exclude,literal)${a.arg}`)])
     : undefined;
   ctx.log.debug({ hints: opts.hints?.length, folders: focus ? focus.size : "all" }, "looking");
   const scanner = new Scanner(sys, root, ctx.rules, config.sizeLimit, owners, cache, racyAfter, (n, b) => ctx.progress?.update(n, b));
@@ -183,7 +187,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   else if (dirtyP) {
     const dirty = splitNul(await dirtyP);
     // A folder back by the time the walk came (moved away and back): git looks at its files after all.
-    const back = away.filter((a) => scanner.result.dirs.has(Buffer.from(a, "utf8").toString("latin1")));
+    const back = away.filter((a) => scanner.result.dirs.has(a.key)).map((a) => a.arg);
     if (back.length) dirty.push(...splitNul(await lb.git(["--literal-pathspecs", "diff-files", "--name-only", "-z", "--", ...back])));
     scanner.recheck(dirty);
   }
