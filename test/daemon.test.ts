@@ -4,7 +4,7 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { AGENT, REPO, agent, cleanup, makeGuest, writeFixture, BASE_FIXTURE, type Fixture } from "./helpers/guest.js";
+import { AGENT, REPO, agent, cleanup, git, makeGuest, writeFixture, BASE_FIXTURE, type Fixture } from "./helpers/guest.js";
 import { waitFor } from "./helpers/wait.js";
 
 const W = "home/alice/work";
@@ -205,6 +205,40 @@ test("commit and status through the daemon look where its watch saw changes; --r
   assert.equal(full.code, 0, full.stderr);
   assert.deepEqual(full.json().modified, [`/${W}/ana.C`]);
   await waitFor(() => d.events.filter((e) => e.event === "request" && e.exit === 0).length === 4, 10_000, "all four to have run in the daemon");
+  d.child.kill("SIGTERM");
+  assert.equal(await d.exited, 0);
+});
+
+test("while all is quiet the daemon takes the changes into the logbook's index; a commit then records them and whatever changed since", async (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n" });
+  t.after(() => cleanup(root));
+  await new Promise((r) => setTimeout(r, 2100));
+  assert.equal(agent(root, ["init"]).code, 0);
+  const base = git(root, ["rev-parse", "HEAD"]).toString().trim();
+  const d = await watching(t, root);
+
+  fs.appendFileSync(`${root}/${W}/ana.C`, "// first edit\n");
+  fs.appendFileSync(`${root}/etc/hosts`, "10.0.0.3 quiet\n");
+  const blob = (p: string) => execFileSync("git", ["hash-object", `${root}/${p}`]).toString().trim();
+  const indexed = (p: string) => git(root, ["ls-files", "-s", "--", p]).toString().split(" ")[1];
+  const first = blob(`${W}/ana.C`);
+  await waitFor(() => indexed(`${W}/ana.C`) === first && indexed("etc/hosts") === blob("etc/hosts"), 20_000, "the edits to reach the index");
+  assert.equal(git(root, ["rev-parse", "HEAD"]).toString().trim(), base, "taken in, not recorded");
+  assert.equal(snapshots(d).length, 0);
+
+  // Edited again and a file added, then at once recorded with this shell's environment.
+  fs.appendFileSync(`${root}/${W}/ana.C`, "// second edit\n");
+  writeFixture(root, { [`${W}/fit.C`]: "fit\n" });
+  const c = agent(root, ["--json", "commit", "-m", "after a quiet moment"], { ANALYSIS: "ttbar" });
+  assert.equal(c.code, 0, c.stderr);
+  const r = c.json() as { added: string[]; modified: string[]; env: { set: unknown[] } };
+  assert.deepEqual(r.added, [`/${W}/fit.C`]);
+  assert.deepEqual(r.modified, ["/etc/hosts", `/${W}/ana.C`]);
+  assert.deepEqual(r.env.set, [{ name: "ANALYSIS", value: "ttbar" }]);
+  assert.equal(git(root, ["rev-parse", "HEAD:" + `${W}/ana.C`]).toString().trim(), blob(`${W}/ana.C`));
+  assert.notEqual(blob(`${W}/ana.C`), first);
+  assert.equal(agent(root, ["--json", "commit", "-m", "again"], { ANALYSIS: "ttbar" }).json().unchanged, true);
+  assert.equal(agent(root, ["--json", "verify"]).code, 0);
   d.child.kill("SIGTERM");
   assert.equal(await d.exited, 0);
 });

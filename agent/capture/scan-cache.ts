@@ -26,6 +26,10 @@ export interface ScanCache {
    */
   index?: string;
   meta: Map<string, string>;
+  /** The tree the index held at `index`: with nothing to add, a snapshot need not ask git again. */
+  tree?: string;
+  /** Every object of `tree` is flushed to disk: its snapshot need not flush the file system again. */
+  synced?: boolean;
 }
 
 const HEADER = "#vml-scan-cache 2";
@@ -37,6 +41,10 @@ export function parseScanCache(text: string, key: string): ScanCache {
   for (const l of lines.slice(2)) {
     const f = l.split(" ");
     if (f[0] === "index" && f.length === 2) empty.index = f[1];
+    if (f[0] === "tree" && (f.length === 2 || (f.length === 3 && f[2] === "synced"))) {
+      empty.tree = f[1];
+      empty.synced = f.length === 3;
+    }
     if (f[0] === "m" && f.length === 3) empty.meta.set(f[2], f[1]);
     if (f[0] !== "d" || f.length !== 4) continue;
     const [, stamp, flags, hex] = f;
@@ -53,6 +61,7 @@ export function parseScanCache(text: string, key: string): ScanCache {
 export function renderScanCache(cache: ScanCache): string {
   const lines = [HEADER, `key ${cache.key}`];
   if (cache.index) lines.push(`index ${cache.index}`);
+  if (cache.tree) lines.push(`tree ${cache.tree}${cache.synced ? " synced" : ""}`);
   for (const [path, id] of cache.meta) lines.push(`m ${id} ${path}`);
   for (const [dir, c] of cache.dirs) {
     const flags = `${c.recorded ? "r" : ""}${c.reread ? "u" : ""}${c.split ? "s" : ""}` || "-";

@@ -73,6 +73,7 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
           reply({ err: `vml-agent daemon: only ${[...FORWARDED].join(", ")} run through the daemon\n` });
           return reply({ exit: 2 });
         }
+        ctx.log.debug({ command: cmd }, "request");
         const code = await runCli(boundArgv(argv, ctx.root, g.config), { sys: new CallerSystem(env), out: (t) => reply({ out: t }), err: (t) => reply({ err: t }), stderrIsTTY: false, daemon });
         line({ event: "request", command: cmd, user: env.USER ?? null, exit: code });
         reply({ exit: code });

@@ -5,11 +5,18 @@ import { RuleSet } from "../model/rules.js";
 import type { System } from "../platform/system.js";
 import { createLogger, type Logger } from "../platform/log.js";
 import { AGENT_VERSION } from "../platform/paths.js";
+import type { Changes } from "./diff.js";
 
 export interface Progress {
   phase(name: string, total?: number): void;
   update(done: number, bytes?: number): void;
   done(): void;
+}
+
+/** What the daemon worked out ahead of its next snapshot, shared by the commands it runs. */
+export interface Ahead {
+  /** The difference between a snapshot's tree and the tree prepared after it (both immutable ids). */
+  changes?: { from: string | undefined; to: string; changes: Changes };
 }
 
 export interface Context {
@@ -21,6 +28,7 @@ export interface Context {
   log: Logger;
   agentVersion: string;
   progress?: Progress;
+  ahead?: Ahead;
 }
 
 /** A context from a configuration already read (the daemon hands its own to a snapshot process). */

@@ -33,6 +33,8 @@ const INLINE_ARGS = 64 * 1024;
 export interface Staged {
   tree: string;
   scan: ScanResult;
+  /** Every object of the tree is already flushed to disk. */
+  synced: boolean;
 }
 
 function blobId(content: Buffer): string {
@@ -40,8 +42,8 @@ function blobId(content: Buffer): string {
 }
 
 /** The `.vml/` entries the index holds now: path → blob id (from the scan cache while it is valid). */
-async function indexedMeta(lb: Logbook, cache: ScanCache): Promise<Map<string, string>> {
-  if (cache.index && cache.index === lb.indexStamp()) return cache.meta;
+async function indexedMeta(lb: Logbook, cache: ScanCache, fresh: boolean): Promise<Map<string, string>> {
+  if (fresh) return cache.meta;
   const out = await lb.git(["ls-files", "-s", "-z", "--", ".vml"]);
   const m = new Map<string, string>();
   for (const rec of out.toString("latin1").split("\0")) {
@@ -91,6 +93,8 @@ export interface StageOptions {
    * checked, the scan cache vouches for the rest. Absent: everything is checked.
    */
   hints?: string[];
+  /** Flush what was written before the scan cache says so (the daemon, ahead of a snapshot). */
+  flush?: boolean;
 }
 
 /** Beyond this many folders to check, checking everything costs no more. */
@@ -164,9 +168,11 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   const racyAfter = BigInt(sys.now().getTime() - RACY_MS) * 1_000_000n;
   const owners = readOwners(sys, root);
   const cache = lb.readScanCache(scanKey(ctx, owners));
+  // Nothing has written the index since the cache was: what the cache says of it holds.
+  const fresh = cache.index !== undefined && cache.index === lb.indexStamp();
   // git reads the index and stats the files it holds while the scan looks at the folders: two
   // cores, two jobs.
-  const indexedP = indexedMeta(lb, cache);
+  const indexedP = indexedMeta(lb, cache, fresh);
   const focus = focusOf(opts.hints, cache);
   // A few folders to look at are read here; more, and git finds which of their files changed.
   const direct = focus !== undefined && focus.size <= READ_DIRECTLY;
@@ -265,7 +271,8 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   const out = [...removed, ...gone.map((p) => Buffer.from(p, "latin1"))];
   // `git rm -r --cached` took three times as long to take folders out by name.
   const under = topVanished.length ? await indexedUnder(lb, topVanished) : [];
-  if (out.length || under.length) await lb.git(["update-index", "-z", "--force-remove", "--stdin"], { input: Buffer.concat([...under, nulList(out)]) });
+  const removing = out.length > 0 || under.length > 0;
+  if (removing) await lb.git(["update-index", "-z", "--force-remove", "--stdin"], { input: Buffer.concat([...under, nulList(out)]) });
 
   // Only the folders read need git to look at their files; the cache vouches for the others.
   const toIndex: Buffer[] = [];
@@ -276,6 +283,8 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   ctx.log.debug({ paths: total, removed: removed.length, metadata: changed.length }, "indexing");
   ctx.progress?.phase("storing", total);
   let seen = 0;
+  // Nothing read, nothing rendered anew (the daemon looked a moment ago): the index and its tree stand.
+  const adding = total > 0 || changed.length > 0;
   lb.writeBlobs(changed.map(([, content]) => content));
   // With nothing cached (the base snapshot, a recovery) most content is new: git then writes it into
   // one pack (bulk check-in) instead of a file per object, faster now and for every later read.
@@ -285,7 +294,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   // but the first).
   const cacheinfo = changed.map(([p, , id]) => `100644,${id},${p}`);
   const inline = cacheinfo.reduce((n, a) => n + a.length + 1, 0) < INLINE_ARGS;
-  await lb.git([...bulk, "update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), ...(inline ? cacheinfo.flatMap((c) => ["--cacheinfo", c]) : []), "--stdin"], {
+  if (adding) await lb.git([...bulk, "update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), ...(inline ? cacheinfo.flatMap((c) => ["--cacheinfo", c]) : []), "--stdin"], {
     input: nulList(toIndex),
     onStdout: ctx.progress
       ? (chunk) => {
@@ -297,15 +306,19 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
 
   if (!inline) await lb.git(["update-index", "--index-info"], { input: changed.map(([p, , id]) => `100644 ${id}\t${p}\n`).join("") });
   ctx.log.debug("index updated");
-  const treeP = lb.gitText(["write-tree"]);
+  const same = !adding && !removing && fresh && cache.tree !== undefined;
+  const treeP = same ? Promise.resolve(cache.tree!) : lb.gitText(["write-tree"]);
   scanner.confirm();
   const tree = await treeP;
-  const next: ScanCache = { key: cache.key, dirs: new Map(), index: lb.indexStamp(), meta: metaIds };
+  const wasSynced = same && cache.synced === true;
+  if (opts.flush && !wasSynced) await sys.syncFs(`${lb.gitDir}/objects`);
+  const synced = wasSynced || Boolean(opts.flush);
+  const next: ScanCache = { key: cache.key, dirs: new Map(), index: lb.indexStamp(), meta: metaIds, tree, synced };
   for (const [key, d] of scanned.dirs) next.dirs.set(key, { stamp: d.stamp, recorded: d.recorded, reread: d.reread, split: d.split });
   lb.writeScanCache(next);
   ctx.log.debug({ tree }, "tree written");
   ctx.progress?.done();
-  return { tree, scan: scanned };
+  return { tree, scan: scanned, synced };
 }
 
 export interface CommitOptions extends StageOptions {
@@ -322,8 +335,8 @@ export interface CommitResult {
 }
 
 /** Runs `fn` under the logbook's lock; after a crashed holder, the index is rebuilt from HEAD first. */
-export async function withLock<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
-  const lock = await ctx.logbook.lock(ctx.config.lockWait * 1000);
+export async function withLock<T>(ctx: Context, fn: () => Promise<T>, waitMs = ctx.config.lockWait * 1000): Promise<T> {
+  const lock = await ctx.logbook.lock(waitMs);
   try {
     if (lock.recovered) {
       ctx.log.warn("recovered from an interrupted snapshot; rebuilding the logbook's index from the latest snapshot");
@@ -334,6 +347,33 @@ export async function withLock<T>(ctx: Context, fn: () => Promise<T>): Promise<T
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Takes in what changed at the paths a watch named, as the next snapshot would, without taking one:
+ * that snapshot then has only its commit to write. The environment recorded last stays. Gives up at
+ * once when the logbook is in use.
+ */
+export async function prepare(ctx: Context, hints: string[]): Promise<void> {
+  const lb = ctx.logbook;
+  lb.requireExists();
+  await withLock(
+    ctx,
+    async () => {
+      const headP = readHead(lb);
+      const staged = await stage(ctx, { keepEnv: true, hints, flush: true });
+      const head = await headP;
+      if (ctx.ahead && head?.tree !== staged.tree) ctx.ahead.changes = { from: head?.tree, to: staged.tree, changes: await diffSnapshots(lb, head?.tree, staged.tree) };
+    },
+    0,
+  );
+}
+
+/** What changed between two trees, as worked out ahead when it was. */
+function describe(ctx: Context, from: string | undefined, to: string): Promise<Changes> {
+  const known = ctx.ahead?.changes;
+  if (known && known.from === from && known.to === to) return Promise.resolve(known.changes);
+  return diffSnapshots(ctx.logbook, from, to);
 }
 
 interface Head {
@@ -358,7 +398,7 @@ export async function commit(ctx: Context, opts: CommitOptions & { describe?: bo
  * A snapshot whose message is made from what changed (the daemon's automatic snapshots). The
  * environment recorded last is kept: a daemon has no user shell of its own.
  */
-export async function commitDescribed(ctx: Context, trigger: Trigger, describe: (c: Changes) => string, hints?: string[]): Promise<CommitResult & { message?: string }> {
+export async function commitDescribed(ctx: Context, trigger: Trigger, summary: (c: Changes) => string, hints?: string[]): Promise<CommitResult & { message?: string }> {
   const lb = ctx.logbook;
   lb.requireExists();
   return withLock(ctx, async () => {
@@ -366,8 +406,8 @@ export async function commitDescribed(ctx: Context, trigger: Trigger, describe: 
     const staged = await stage(ctx, { keepEnv: true, hints });
     const head = await headP;
     if (head && head.tree === staged.tree) return { id: head.id, unchanged: true, parent: head.id, tree: staged.tree, scan: staged.scan };
-    const message = describe(await diffSnapshots(lb, head?.tree, staged.tree));
-    const id = await writeCommit(ctx, staged.tree, head, { message, trigger });
+    const message = summary(await describe(ctx, head?.tree, staged.tree));
+    const id = await writeCommit(ctx, staged, head, { message, trigger });
     return { id, unchanged: false, parent: head?.id, tree: staged.tree, scan: staged.scan, message };
   });
 }
@@ -384,13 +424,13 @@ export async function commitLocked(ctx: Context, opts: CommitOptions & { describ
   if (head && head.tree === staged.tree) {
     return { id: head.id, unchanged: true, parent: head.id, tree: staged.tree, scan: staged.scan };
   }
-  const changesP = opts.describe ? diffSnapshots(lb, head?.tree, staged.tree) : undefined;
-  const id = await writeCommit(ctx, staged.tree, head, opts);
+  const changesP = opts.describe ? describe(ctx, head?.tree, staged.tree) : undefined;
+  const id = await writeCommit(ctx, staged, head, opts);
   ctx.log.debug({ id }, "snapshot published");
   return { id, unchanged: false, parent: head?.id, tree: staged.tree, scan: staged.scan, changes: await changesP };
 }
 
-async function writeCommit(ctx: Context, tree: string, head: Head | undefined, opts: CommitOptions): Promise<string> {
+async function writeCommit(ctx: Context, { tree, synced }: Staged, head: Head | undefined, opts: CommitOptions): Promise<string> {
   const { sys, logbook: lb, config } = ctx;
   const env = sys.callerEnv();
   const user = env.SUDO_USER || env.USER || env.LOGNAME || "root";
@@ -415,7 +455,7 @@ async function writeCommit(ctx: Context, tree: string, head: Head | undefined, o
       GIT_COMMITTER_DATE: date,
     },
   });
-  const [id] = await Promise.all([idP, sys.syncFs(`${lb.gitDir}/objects`)]);
+  const [id] = await Promise.all([idP, synced ? undefined : sys.syncFs(`${lb.gitDir}/objects`)]);
   // Compare-and-swap: a concurrent writer that moved the line makes this fail instead of losing work.
   await lb.git(["update-ref", "-m", `vml ${opts.trigger}`, "HEAD", id, head?.id ?? ZERO_ID]);
   return id;

@@ -6,6 +6,7 @@ import { dueAt, type SettleState } from "./settle.js";
 import { isPackageDb, watchTree, type Watch } from "./watcher.js";
 import { keepHeapSmall, releaseMemory } from "../platform/memory.js";
 import { prune } from "../core/prune.js";
+import { prepare } from "../core/snapshot.js";
 import { counted } from "../model/summary.js";
 import { SNAPSHOT_PROCESS } from "../platform/paths.js";
 import type { Trigger } from "../model/message.js";
@@ -19,10 +20,26 @@ export interface DaemonEvents {
   note(message: string): void;
 }
 
+/**
+ * Quiet time after the last change before the daemon takes the changes into the logbook's index (no
+ * snapshot yet), so that a `commit` typed afterwards only writes its commit. Longer than a snapshot
+ * distrusts a file's timestamps for (2 s): a file taken in earlier would be read again by the commit.
+ */
+const PREPARE_AFTER_MS = 2500;
+/** More paths than this wait for the snapshot, which runs in a process of its own. */
+const PREPARE_MAX_HINTS = 256;
+
+/** What a turn does with the paths the watch named: takes them for a snapshot, takes them into the index only, or looks. */
+type TurnKind = "snapshot" | "prepare" | "peek";
+
 export class Daemon {
   private state: SettleState = {};
+  /** Paths the watch named that nothing has looked at since. */
   private hints = new Set<string>();
+  /** The package database changed since the last snapshot. */
+  private packagesChanged = false;
   private timer?: ReturnType<typeof setTimeout>;
+  private prepareTimer?: ReturnType<typeof setTimeout>;
   private watcher?: Watch;
   private tasks: ScheduledTask[] = [];
   private running?: Promise<void>;
@@ -30,11 +47,15 @@ export class Daemon {
   /** The watch failed somewhere (out of inotify watches, a folder it could not follow): its hints may miss changes. */
   private blind = false;
 
+  private ctx: Context;
+
   constructor(
-    private ctx: Context,
+    ctx: Context,
     private readonly events: DaemonEvents,
     private readonly verbose = false,
-  ) {}
+  ) {
+    this.ctx = { ...ctx, ahead: {} };
+  }
 
   /** The watch first, then a full check for what changed while no daemon ran: nothing falls between. */
   async start(): Promise<void> {
@@ -114,7 +135,21 @@ export class Daemon {
     this.state.firstHint ??= now;
     this.state.lastHint = now;
     this.hints.add(rel);
+    if (isPackageDb(rel)) this.packagesChanged = true;
     this.schedule();
+    this.armPrepare();
+  }
+
+  private armPrepare(): void {
+    if (this.prepareTimer) clearTimeout(this.prepareTimer);
+    this.prepareTimer = this.closed ? undefined : setTimeout(() => void this.prepare(), PREPARE_AFTER_MS);
+  }
+
+  /** Quiet for a moment: what changed goes into the index now, while nobody waits for it. */
+  private async prepare(): Promise<void> {
+    this.prepareTimer = undefined;
+    if (this.running || this.closed || this.blind || !this.hints.size || this.hints.size > PREPARE_MAX_HINTS) return;
+    await this.turn((hints) => prepare(this.ctx, hints!), "prepare").catch((e: Error) => this.ctx.log.debug({ err: e.message }, "not prepared"));
   }
 
   private config() {
@@ -132,8 +167,8 @@ export class Daemon {
 
   private async fire(): Promise<void> {
     this.timer = undefined;
-    // The one in progress reschedules when done; a user's snapshot may have taken the hints.
-    if (this.running || !this.hints.size) return;
+    // The one in progress reschedules when done; a user's snapshot may have taken the changes.
+    if (this.running || this.state.firstHint === undefined) return;
     await this.auto("auto", "auto", false);
   }
 
@@ -142,10 +177,9 @@ export class Daemon {
    * checked, whatever the watch saw. A failure is reported, never thrown.
    */
   private async auto(prefix: string, trigger: Trigger, checkAll: boolean): Promise<void> {
-    await this.turn(async (hints) => {
-      const pkg = hints?.some(isPackageDb);
-      await this.snapshot(pkg ? "package transaction" : prefix, pkg ? "package" : trigger, checkAll ? undefined : hints);
-    }).catch(() => undefined);
+    await this.turn(async (hints, packages) => {
+      await this.snapshot(packages ? "package transaction" : prefix, packages ? "package" : trigger, checkAll ? undefined : hints);
+    }, "snapshot").catch(() => undefined);
   }
 
   /**
@@ -157,23 +191,26 @@ export class Daemon {
   async userTurn<T>(fn: (hints: string[] | undefined) => Promise<T>, peek = false): Promise<T> {
     // Events the kernel queued before the request came in are delivered first.
     await new Promise((r) => setImmediate(r));
-    return this.turn(fn, peek);
+    return this.turn(fn, peek ? "peek" : "snapshot");
   }
 
   /**
-   * Runs `fn` once the turn in progress is over, with the hints gathered so far; hints that arrive
-   * meanwhile wait for the next turn.
+   * Runs `fn` once the turn in progress is over, with the paths named since the last look (and
+   * whether the package database changed since the last snapshot); paths named meanwhile wait for
+   * the next turn.
    */
-  private async turn<T>(fn: (hints: string[] | undefined) => Promise<T>, peek = false): Promise<T> {
+  private async turn<T>(fn: (hints: string[] | undefined, packages: boolean) => Promise<T>, kind: TurnKind): Promise<T> {
     while (this.running) await this.running;
     const hinted = [...this.hints];
-    if (!peek) {
-      this.hints.clear();
+    const packages = this.packagesChanged;
+    if (kind !== "peek") this.hints.clear();
+    if (kind === "snapshot") {
+      this.packagesChanged = false;
       this.state.firstHint = this.state.lastHint = undefined;
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
     }
-    const run = fn(this.blind ? undefined : hinted);
+    const run = fn(this.blind ? undefined : hinted, packages);
     this.running = run.then(
       () => undefined,
       () => undefined,
@@ -181,17 +218,19 @@ export class Daemon {
     try {
       return await run;
     } catch (e) {
-      if (!peek) for (const h of hinted) this.hints.add(h);
+      if (kind !== "peek") for (const h of hinted) this.hints.add(h);
+      if (kind === "snapshot") this.packagesChanged ||= packages;
       throw e;
     } finally {
       this.running = undefined;
-      if (!peek) this.state.lastSnapshot = this.ctx.sys.now().getTime();
-      // A snapshot that came due meanwhile waited for this turn.
+      if (kind === "snapshot") this.state.lastSnapshot = this.ctx.sys.now().getTime();
       if (this.hints.size) {
         this.state.firstHint ??= this.state.lastSnapshot;
         this.state.lastHint ??= this.state.lastSnapshot;
-        this.schedule();
+        this.armPrepare();
       }
+      // A snapshot that came due meanwhile waited for this turn.
+      this.schedule();
     }
   }
 
@@ -219,7 +258,7 @@ export class Daemon {
 
   /** A new configuration (SIGHUP): the watch follows the new rules. */
   async reload(ctx: Context): Promise<void> {
-    this.ctx = ctx;
+    this.ctx = { ...ctx, ahead: this.ctx.ahead };
     await this.stopJobs();
     await this.watcher?.close();
     if (this.closed) return;
@@ -230,7 +269,8 @@ export class Daemon {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.prepareTimer) clearTimeout(this.prepareTimer);
+    this.timer = this.prepareTimer = undefined;
     await this.stopJobs();
     await this.watcher?.close();
     this.watcher = undefined;
