@@ -8,6 +8,9 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { agent, cleanup, git, makeGuest, tempDir, writeFixture, BASE_FIXTURE } from "./helpers/guest.js";
 import { buildRpm, initRpmDb, rpmInstall } from "./helpers/rpm.js";
+import { NodeSystem } from "../agent/platform/system.js";
+import { openContext, type Io } from "../agent/cli/io.js";
+import { commit, init } from "../agent/core/snapshot.js";
 
 test("rpm packages are read from ROOT's database as E:N-V-R.A, and an upgrade shows as one change", (t) => {
   const { "var/lib/dpkg/status": _dpkg, ...fixture } = BASE_FIXTURE;
@@ -28,6 +31,41 @@ test("rpm packages are read from ROOT's database as E:N-V-R.A, and an upgrade sh
     removed: [],
     changed: [{ name: "vml-test-tool.noarch", from: "0:1.0-1", to: "0:1.1-1" }],
   });
+});
+
+/** Counts the package database's queries; its clock runs ahead, so no file counts as too recent. */
+class QueryCountSystem extends NodeSystem {
+  queries = 0;
+  now(): Date {
+    return new Date(Date.now() + 60_000);
+  }
+  exec(cmd: string, args: string[], opts?: Parameters<NodeSystem["exec"]>[2]): ReturnType<NodeSystem["exec"]> {
+    if (cmd === "rpm") this.queries++;
+    return super.exec(cmd, args, opts);
+  }
+}
+
+test("the package set is read again only when the package database changed", async (t) => {
+  const { "var/lib/dpkg/status": _dpkg, ...fixture } = BASE_FIXTURE;
+  void _dpkg;
+  const root = makeGuest(fixture);
+  t.after(() => cleanup(root));
+  initRpmDb(root);
+  rpmInstall(root, buildRpm(t, "vml-test-tool", "1.0"));
+  const sys = new QueryCountSystem();
+  const io: Io = { sys, out: () => undefined, err: () => undefined, stderrIsTTY: false, paths: [] };
+  const ctx = () => openContext(io, { root });
+  await init(ctx(), "main");
+  assert.equal(sys.queries, 1);
+  writeFixture(root, { "home/alice/work/more.C": "more\n" });
+  const again = await commit(ctx(), { message: "files only", trigger: "manual" });
+  assert.equal(sys.queries, 1, "the database did not change: its package set stands");
+  assert.equal(git(root, ["show", `${again.id}:.vml/packages`]).toString(), "#vml-packages 1 rpm\n0:vml-test-tool-1.0-1.noarch\n");
+
+  rpmInstall(root, buildRpm(t, "vml-extra", "2.0"));
+  const after = await commit(ctx(), { message: "a package", trigger: "manual", describe: true });
+  assert.equal(sys.queries, 2);
+  assert.deepEqual(after.changes?.packages.added, ["vml-extra.noarch 0:2.0-1"]);
 });
 
 test("restore installs missing packages with dnf from a local repository, and reports one it cannot", (t) => {

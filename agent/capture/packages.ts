@@ -1,4 +1,5 @@
 // The package set, read from the guest's own package database (rpm or dpkg), never from this host's.
+import { createHash } from "node:crypto";
 import { VmlError } from "../core/errors.js";
 import type { PackageList } from "../model/packages.js";
 import type { System } from "../platform/system.js";
@@ -15,6 +16,29 @@ export function detectPackageFormat(sys: System, root: string, setting: PackageS
   if (sys.exists(`${r}${RPM_DBPATH}/rpmdb.sqlite`) || sys.exists(`${r}${RPM_DBPATH}/Packages`)) return "rpm";
   if (sys.exists(`${r}/var/lib/dpkg/status`)) return "dpkg";
   return undefined;
+}
+
+/**
+ * What the package database's files look like now (names, sizes, mtimes, inodes, hashed): while it
+ * is the same, so is the package set, and the database need not be queried again (rpm takes a good
+ * part of a second on a CernVM). Undefined without a database, or when one of its files changed
+ * after `racyAfterNs` (a write within the same clock tick would not show).
+ */
+export function packageDbStamp(sys: System, root: string, setting: PackageSetting, racyAfterNs: bigint): string | undefined {
+  const format = detectPackageFormat(sys, root, setting);
+  if (!format) return undefined;
+  const r = root === "/" ? "" : root;
+  // A query itself touches rpm's lock, SQLite's shared-memory index and Berkeley DB's region files
+  // (and the change time of SQLite's empty log: times of change, not of status, tell).
+  const files = format === "rpm" ? sys.listFiles(`${r}${RPM_DBPATH}`).filter((f) => !/(^|\/)(\.rpm\.lock|__db\.\d+)$|-shm$/.test(f)) : [`${r}/var/lib/dpkg/status`, ...sys.listFiles(`${r}/var/lib/dpkg/updates`)];
+  const h = createHash("sha1").update(format);
+  for (const f of files.sort()) {
+    const st = sys.lstat(f);
+    if (!st) continue;
+    if (st.mtimeNs > racyAfterNs) return undefined;
+    h.update(`\0${f}\0${st.size}.${st.mtimeNs}.${st.ino}`);
+  }
+  return h.digest("hex");
 }
 
 async function query(sys: System, cmd: string, args: string[]): Promise<string> {

@@ -30,6 +30,8 @@ export interface ScanCache {
   tree?: string;
   /** Every object of `tree` is flushed to disk: its snapshot need not flush the file system again. */
   synced?: boolean;
+  /** The package database's stamp when the index's package list was read from it. */
+  packages?: string;
 }
 
 const HEADER = "#vml-scan-cache 2";
@@ -41,6 +43,7 @@ export function parseScanCache(text: string, key: string): ScanCache {
   for (const l of lines.slice(2)) {
     const f = l.split(" ");
     if (f[0] === "index" && f.length === 2) empty.index = f[1];
+    if (f[0] === "packages" && f.length === 2) empty.packages = f[1];
     if (f[0] === "tree" && (f.length === 2 || (f.length === 3 && f[2] === "synced"))) {
       empty.tree = f[1];
       empty.synced = f.length === 3;
@@ -62,6 +65,7 @@ export function renderScanCache(cache: ScanCache): string {
   const lines = [HEADER, `key ${cache.key}`];
   if (cache.index) lines.push(`index ${cache.index}`);
   if (cache.tree) lines.push(`tree ${cache.tree}${cache.synced ? " synced" : ""}`);
+  if (cache.packages) lines.push(`packages ${cache.packages}`);
   for (const [path, id] of cache.meta) lines.push(`m ${id} ${path}`);
   for (const [dir, c] of cache.dirs) {
     const flags = `${c.recorded ? "r" : ""}${c.reread ? "u" : ""}${c.split ? "s" : ""}` || "-";

@@ -9,7 +9,7 @@ import { Scanner, type ScanResult } from "../capture/scan.js";
 import type { ScanCache } from "../capture/scan-cache.js";
 import type { System } from "../platform/system.js";
 import { readOwners, type Owners } from "../capture/owners.js";
-import { capturePackages } from "../capture/packages.js";
+import { capturePackages, packageDbStamp } from "../capture/packages.js";
 import { captureEnv } from "../capture/env.js";
 import { captureCvmfs } from "../capture/cvmfs.js";
 import { joinPath, parentKey, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES } from "../model/manifest.js";
@@ -221,8 +221,12 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
       }
     }
   }
-  const packages = await capturePackages(sys, root, config.packages);
-  if (packages) meta.set(PACKAGES_FILE, Buffer.from(renderPackages(packages)));
+  const packageStamp = packageDbStamp(sys, root, config.packages, racyAfter);
+  if (packageStamp !== undefined && packageStamp === cache.packages && fresh && indexed.has(PACKAGES_FILE)) meta.set(PACKAGES_FILE, undefined);
+  else {
+    const packages = await capturePackages(sys, root, config.packages);
+    if (packages) meta.set(PACKAGES_FILE, Buffer.from(renderPackages(packages)));
+  }
   if (!opts.keepEnv) meta.set(ENV_FILE, Buffer.from(renderEnv(captureEnv(sys, config.envDrop))));
   meta.set(CVMFS_FILE, Buffer.from(renderCvmfs(await captureCvmfs(sys, root, config.mountsTable))));
   ctx.log.debug({ records: meta.size }, "metadata rendered");
@@ -313,7 +317,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   const wasSynced = same && cache.synced === true;
   if (opts.flush && !wasSynced) await sys.syncFs(`${lb.gitDir}/objects`);
   const synced = wasSynced || Boolean(opts.flush);
-  const next: ScanCache = { key: cache.key, dirs: new Map(), index: lb.indexStamp(), meta: metaIds, tree, synced };
+  const next: ScanCache = { key: cache.key, dirs: new Map(), index: lb.indexStamp(), meta: metaIds, tree, synced, packages: packageStamp };
   for (const [key, d] of scanned.dirs) next.dirs.set(key, { stamp: d.stamp, recorded: d.recorded, reread: d.reread, split: d.split });
   lb.writeScanCache(next);
   ctx.log.debug({ tree }, "tree written");
