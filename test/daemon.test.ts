@@ -221,8 +221,8 @@ test("while all is quiet the daemon takes the changes into the logbook's index; 
   fs.appendFileSync(`${root}/etc/hosts`, "10.0.0.3 quiet\n");
   const blob = (p: string) => execFileSync("git", ["hash-object", `${root}/${p}`]).toString().trim();
   const indexed = (p: string) => git(root, ["ls-files", "-s", "--", p]).toString().split(" ")[1];
-  const first = blob(`${W}/ana.C`);
-  await waitFor(() => indexed(`${W}/ana.C`) === first && indexed("etc/hosts") === blob("etc/hosts"), 20_000, "the edits to reach the index");
+  const edited = blob(`${W}/ana.C`);
+  await waitFor(() => indexed(`${W}/ana.C`) === edited && indexed("etc/hosts") === blob("etc/hosts"), 20_000, "the edits to reach the index");
   assert.equal(git(root, ["rev-parse", "HEAD"]).toString().trim(), base, "taken in, not recorded");
   assert.equal(snapshots(d).length, 0);
 
@@ -231,13 +231,30 @@ test("while all is quiet the daemon takes the changes into the logbook's index; 
   writeFixture(root, { [`${W}/fit.C`]: "fit\n" });
   const c = agent(root, ["--json", "commit", "-m", "after a quiet moment"], { ANALYSIS: "ttbar" });
   assert.equal(c.code, 0, c.stderr);
-  const r = c.json() as { added: string[]; modified: string[]; env: { set: unknown[] } };
+  const r = c.json() as { id: string; added: string[]; modified: string[]; env: { set: unknown[] } };
   assert.deepEqual(r.added, [`/${W}/fit.C`]);
   assert.deepEqual(r.modified, ["/etc/hosts", `/${W}/ana.C`]);
   assert.deepEqual(r.env.set, [{ name: "ANALYSIS", value: "ttbar" }]);
   assert.equal(git(root, ["rev-parse", "HEAD:" + `${W}/ana.C`]).toString().trim(), blob(`${W}/ana.C`));
-  assert.notEqual(blob(`${W}/ana.C`), first);
+  assert.notEqual(blob(`${W}/ana.C`), edited);
   assert.equal(agent(root, ["--json", "commit", "-m", "again"], { ANALYSIS: "ttbar" }).json().unchanged, true);
+
+  // Another command moves the line under the daemon (as a delete or a restore run as root does): the
+  // daemon's commits go on from the line as it is, never from the snapshot it saw last.
+  const first = r.id as string;
+  const rev = (x: string) => git(root, ["rev-parse", x]).toString().trim();
+  git(root, ["update-ref", "HEAD", base]);
+  const same = agent(root, ["--json", "commit", "-m", "the same files on the moved line"], { ANALYSIS: "ttbar" });
+  assert.equal(same.code, 0, same.stderr);
+  assert.equal(same.json().unchanged, false);
+  assert.equal(rev("HEAD^"), base);
+  assert.equal(rev("HEAD^{tree}"), rev(`${first}^{tree}`));
+  git(root, ["update-ref", "HEAD", first]);
+  fs.appendFileSync(`${root}/${W}/fit.C`, "// more\n");
+  const moved = agent(root, ["--json", "commit", "-m", "on the line as it is"], { ANALYSIS: "ttbar" });
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.deepEqual(moved.json().modified, [`/${W}/fit.C`]);
+  assert.equal(rev("HEAD^"), first);
   assert.equal(agent(root, ["--json", "verify"]).code, 0);
   d.child.kill("SIGTERM");
   assert.equal(await d.exited, 0);

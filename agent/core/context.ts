@@ -6,6 +6,7 @@ import type { System } from "../platform/system.js";
 import { createLogger, type Logger } from "../platform/log.js";
 import { AGENT_VERSION } from "../platform/paths.js";
 import type { Changes } from "./diff.js";
+import type { Head } from "./snapshot.js";
 
 export interface Progress {
   phase(name: string, total?: number): void;
@@ -17,6 +18,8 @@ export interface Progress {
 export interface Ahead {
   /** The difference between a snapshot's tree and the tree prepared after it (both immutable ids). */
   changes?: { from: string | undefined; to: string; changes: Changes };
+  /** The line's latest snapshot as the daemon last saw it (another command may have moved it since). */
+  head?: Head;
 }
 
 export interface Context {

@@ -367,6 +367,7 @@ export async function prepare(ctx: Context, hints: string[]): Promise<void> {
       const headP = readHead(lb);
       const staged = await stage(ctx, { keepEnv: true, hints, flush: true });
       const head = await headP;
+      if (ctx.ahead) ctx.ahead.head = head;
       if (ctx.ahead && head?.tree !== staged.tree) ctx.ahead.changes = { from: head?.tree, to: staged.tree, changes: await diffSnapshots(lb, head?.tree, staged.tree) };
     },
     0,
@@ -380,7 +381,7 @@ function describe(ctx: Context, from: string | undefined, to: string): Promise<C
   return diffSnapshots(ctx.logbook, from, to);
 }
 
-interface Head {
+export interface Head {
   id: string;
   tree: string;
   base: string;
@@ -422,14 +423,27 @@ export async function commitDescribed(ctx: Context, trigger: Trigger, summary: (
  */
 export async function commitLocked(ctx: Context, opts: CommitOptions & { describe?: boolean }): Promise<CommitResult & { changes?: Changes }> {
   const lb = ctx.logbook;
-  const headP = readHead(lb);
+  // The daemon knows the line's latest snapshot; the ref's compare-and-swap tells when it went stale.
+  const known = ctx.ahead?.head;
+  const headP = known ? Promise.resolve(known) : readHead(lb);
   const staged = await stage(ctx, opts);
-  const head = await headP;
+  let head = await headP;
+  // "Nothing changed" is only said of the line as it is.
+  if (known && head?.tree === staged.tree) head = await readHead(lb);
   if (head && head.tree === staged.tree) {
     return { id: head.id, unchanged: true, parent: head.id, tree: staged.tree, scan: staged.scan };
   }
   const changesP = opts.describe ? describe(ctx, head?.tree, staged.tree) : undefined;
-  const id = await writeCommit(ctx, staged, head, opts);
+  let id: string;
+  try {
+    id = await writeCommit(ctx, staged, head, opts);
+  } catch (e) {
+    const now = known && (await readHead(lb));
+    if (!now || now.id === head?.id) throw e;
+    // Another command moved the line since the daemon looked: again, from the line as it is.
+    ctx.ahead!.head = undefined;
+    return commitLocked(ctx, opts);
+  }
   ctx.log.debug({ id }, "snapshot published");
   return { id, unchanged: false, parent: head?.id, tree: staged.tree, scan: staged.scan, changes: await changesP };
 }
@@ -462,6 +476,7 @@ async function writeCommit(ctx: Context, { tree, synced }: Staged, head: Head | 
   const [id] = await Promise.all([idP, synced ? undefined : sys.syncFs(`${lb.gitDir}/objects`)]);
   // Compare-and-swap: a concurrent writer that moved the line makes this fail instead of losing work.
   await lb.git(["update-ref", "-m", `vml ${opts.trigger}`, "HEAD", id, head?.id ?? ZERO_ID]);
+  if (ctx.ahead) ctx.ahead.head = { id, tree, base: head?.base || config.base };
   return id;
 }
 

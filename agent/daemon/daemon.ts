@@ -239,6 +239,8 @@ export class Daemon {
     const started = this.ctx.sys.now().getTime();
     try {
       const request: SnapshotRequest = { root: this.ctx.root, config: this.ctx.config, verbose: this.verbose, trigger, prefix, hints };
+      // The snapshot process moves the line: what this process knew of it is out of date.
+      this.ctx.ahead!.head = undefined;
       const r = (await this.ctx.sys.runChild(SNAPSHOT_PROCESS, [this.ctx.root], request)) as SnapshotReply;
       if ("error" in r) throw new Error(r.error);
       if (!r.unchanged) this.events.snapshot(r.id, r.message ?? prefix, this.ctx.sys.now().getTime() - started);

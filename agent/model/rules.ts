@@ -18,6 +18,8 @@ export interface Rule extends RuleSource {
   dirOnly: boolean;
   /** Anchored pattern split at "/", for deciding whether a rule can match below a directory. */
   segments: string[];
+  /** Each segment compiled once: a walk asks them for every folder. */
+  segmentRes: RegExp[];
   re: RegExp;
 }
 
@@ -34,7 +36,8 @@ export function compileRules(sources: RuleSource[]): Rule[] {
     if (p.startsWith("/")) p = p.slice(1);
     const segments = anchored ? (p === "" ? [] : p.split("/")) : [];
     const re = p === "" ? /^/ : picomatch.makeRe(p, GLOB);
-    return { ...src, index, anchored, dirOnly, segments, re };
+    const segmentRes = segments.map((seg) => picomatch.makeRe(seg, GLOB));
+    return { ...src, index, anchored, dirOnly, segments, segmentRes, re };
   });
 }
 
@@ -65,7 +68,7 @@ export class RuleSet {
    */
   childDecider(dirRel: string, parentIndex: number): ChildDecider {
     const dir = dirRel === "" ? [] : dirRel.split("/");
-    const cands = this.rules.filter((r) => r.index > parentIndex && (!r.anchored || segmentsMayMatchChild(r.segments, dir)));
+    const cands = this.rules.filter((r) => r.index > parentIndex && (!r.anchored || segmentsMayMatchChild(r, dir)));
     if (!cands.length) return () => parentIndex;
     const byName = cands.filter((r) => !r.anchored);
     const byPath = cands.filter((r) => r.anchored);
@@ -109,7 +112,7 @@ export class RuleSet {
       const r = this.rules[i];
       if (r.action !== "include") continue;
       if (!r.anchored) return true;
-      if (segmentsMayExtend(r.segments, dir)) return true;
+      if (segmentsMayExtend(r, dir)) return true;
     }
     return false;
   }
@@ -130,17 +133,17 @@ export class RuleSet {
 }
 
 /** Whether an anchored pattern can match an entry directly inside directory `dir`. */
-function segmentsMayMatchChild(pattern: string[], dir: string[]): boolean {
-  if (pattern.includes("**")) return segmentsMayExtend(pattern, dir);
-  if (pattern.length !== dir.length + 1) return false;
-  return dir.every((seg, k) => picomatch.isMatch(seg, pattern[k], GLOB));
+function segmentsMayMatchChild(r: Rule, dir: string[]): boolean {
+  if (r.segments.includes("**")) return segmentsMayExtend(r, dir);
+  if (r.segments.length !== dir.length + 1) return false;
+  return dir.every((seg, k) => r.segmentRes[k].test(seg));
 }
 
-function segmentsMayExtend(pattern: string[], dir: string[]): boolean {
-  for (let k = 0; k < pattern.length; k++) {
-    if (pattern[k] === "**") return true;
+function segmentsMayExtend(r: Rule, dir: string[]): boolean {
+  for (let k = 0; k < r.segments.length; k++) {
+    if (r.segments[k] === "**") return true;
     if (k >= dir.length) return true;
-    if (!picomatch.isMatch(dir[k], pattern[k], GLOB)) return false;
+    if (!r.segmentRes[k].test(dir[k])) return false;
   }
   return false;
 }
