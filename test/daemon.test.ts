@@ -33,17 +33,34 @@ function startDaemon(root: string): Running {
   return { child, events, stderr: () => err, exited };
 }
 
-/** A guest with a logbook and a daemon watching it; both go when the test ends. */
-async function watchedGuest(t: TestContext, fixture: Fixture): Promise<{ root: string; d: Running }> {
+/** The daemons started on each guest: stopped before the guest is removed, whatever the test did. */
+const daemonsOf = new Map<string, Running[]>();
+
+/** A guest root that goes when the test ends, after every daemon watching it. */
+function guest(t: TestContext, fixture?: Fixture): string {
   const root = makeGuest(fixture);
-  t.after(() => cleanup(root));
-  assert.equal(agent(root, ["init"]).code, 0);
-  return { root, d: await watching(t, root) };
+  daemonsOf.set(root, []);
+  t.after(async () => {
+    for (const d of daemonsOf.get(root)!) {
+      d.child.kill("SIGKILL");
+      await d.exited;
+    }
+    daemonsOf.delete(root);
+    cleanup(root);
+  });
+  return root;
 }
 
-async function watching(t: TestContext, root: string): Promise<Running> {
+/** A guest with a logbook and a daemon watching it; both go when the test ends. */
+async function watchedGuest(t: TestContext, fixture: Fixture): Promise<{ root: string; d: Running }> {
+  const root = guest(t, fixture);
+  assert.equal(agent(root, ["init"]).code, 0);
+  return { root, d: await watching(root) };
+}
+
+async function watching(root: string): Promise<Running> {
   const d = startDaemon(root);
-  t.after(() => d.child.kill("SIGKILL"));
+  daemonsOf.get(root)!.push(d);
   await waitFor(() => d.events.some((e) => e.event === "watching"), 30_000, "the daemon to watch");
   return d;
 }
@@ -100,7 +117,7 @@ test("a daemon killed in the middle of a snapshot recovers at the next start, an
   // Its snapshot process does not outlive it.
   await waitFor(() => processesOf(root).length === 0, 10_000, "the snapshot process to end with its daemon");
 
-  const again = await watching(t, root);
+  const again = await watching(root);
   const v = agent(root, ["verify"]);
   assert.equal(v.code, 0, v.stdout);
   assert.equal(agent(root, ["--json", "status"]).json().added instanceof Array, true);
@@ -145,9 +162,26 @@ test("schedules: a periodic snapshot and a prune run, with cron expressions from
   assert.equal(await d.exited, 0, d.stderr());
 });
 
+test("the rescan schedule packs the logbook's loose objects once there are thousands, and the logbook stays sound", async (t) => {
+  const config = ["mounts_table: /nonexistent", "watch_settle: 3600", "schedule_rescan: '*/2 * * * * *'", ""].join("\n");
+  const { root, d } = await watchedGuest(t, { ...BASE_FIXTURE, "etc/vml/agent.yaml": config });
+  const loose = () => Number(git(root, ["count-objects"]).toString().split(" ")[0]);
+  fs.mkdirSync(`${root}/${W}/many`);
+  for (let i = 0; i < 12000; i++) fs.writeFileSync(`${root}/${W}/many/f${i}.txt`, `file ${i}\n`);
+  // Not --json: the list of twelve thousand files would overflow what the test reads back.
+  const c = agent(root, ["commit", "--rescan", "-m", "twelve thousand files"]);
+  assert.equal(c.code, 0, c.stderr);
+  assert.ok(loose() > 12000, "each snapshot leaves its objects loose");
+  await waitFor(() => d.events.some((e) => e.event === "note" && /^tidied the logbook: \d+ loose objects/.test(String(e.message))), 60_000, "the housekeeping");
+  assert.ok(loose() < 100, `${loose()} loose objects left`);
+  assert.equal(git(root, ["cat-file", "-p", `HEAD:${W}/many/f11999.txt`]).toString(), "file 11999\n");
+  d.child.kill("SIGTERM");
+  assert.equal(await d.exited, 0, d.stderr());
+  assert.equal(agent(root, ["verify"]).code, 0);
+});
+
 test("a schedule that is not a cron expression is refused with its line", (t) => {
-  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": "schedule_snapshot: every hour\n" });
-  t.after(() => cleanup(root));
+  const root = guest(t, { ...BASE_FIXTURE, "etc/vml/agent.yaml": "schedule_snapshot: every hour\n" });
   const r = agent(root, ["rules", "check", "/etc"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /agent\.yaml:1:20: schedule_snapshot: "every hour" is not a cron expression/);
@@ -182,13 +216,12 @@ test("commits through the daemon's socket carry the caller's environment and are
 });
 
 test("commit and status through the daemon look where its watch saw changes; --rescan looks everywhere", async (t) => {
-  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n" });
-  t.after(() => cleanup(root));
+  const root = guest(t, { ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n" });
   // A file changed within the last two seconds is looked at by every snapshot (its time may still
   // move within the same tick): let the fixture age first.
   await new Promise((r) => setTimeout(r, 2100));
   assert.equal(agent(root, ["init"]).code, 0);
-  const d = await watching(t, root);
+  const d = await watching(root);
 
   // inotify reports no write made through a memory mapping (inotify(7)): the watch misses this one.
   const mapped = "import mmap, sys\nwith open(sys.argv[1], 'r+b') as f:\n    m = mmap.mmap(f.fileno(), 0)\n    m[0:4] = b'VOID'\n    m.flush()\n    m.close()\n";
@@ -210,12 +243,11 @@ test("commit and status through the daemon look where its watch saw changes; --r
 });
 
 test("while all is quiet the daemon takes the changes into the logbook's index; a commit then records them and whatever changed since", async (t) => {
-  const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n" });
-  t.after(() => cleanup(root));
+  const root = guest(t, { ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n" });
   await new Promise((r) => setTimeout(r, 2100));
   assert.equal(agent(root, ["init"]).code, 0);
   const base = git(root, ["rev-parse", "HEAD"]).toString().trim();
-  const d = await watching(t, root);
+  const d = await watching(root);
 
   fs.appendFileSync(`${root}/${W}/ana.C`, "// first edit\n");
   fs.appendFileSync(`${root}/etc/hosts`, "10.0.0.3 quiet\n");
@@ -261,8 +293,7 @@ test("while all is quiet the daemon takes the changes into the logbook's index; 
 });
 
 test("package-manager hooks: a snapshot before and after a transaction, the second saying what changed", (t) => {
-  const root = makeGuest();
-  t.after(() => cleanup(root));
+  const root = guest(t);
   agent(root, ["init"]);
   writeFixture(root, { [`${W}/unsaved.C`]: "work in progress\n" });
   const pre = agent(root, ["--json", "hook", "pre"]);

@@ -27,6 +27,9 @@ const REPO_CONFIG: [string, string][] = [
   ["vml.format", "1"],
 ];
 
+/** Loose objects beyond which the daemon's housekeeping packs them (git's own default). */
+const GC_AUTO_LOOSE = 6700;
+
 export class Logbook {
   readonly gitDir: string;
   private readonly env: Record<string, string>;
@@ -198,6 +201,22 @@ export class Logbook {
     } finally {
       this.sys.remove(env.GIT_INDEX_FILE);
     }
+  }
+
+  /**
+   * git's garbage collection, with every pack it writes flushed before what the pack replaces is
+   * deleted (the logbook's own setting leaves objects to one syncfs per snapshot, which gc has not).
+   * `auto`: only when git finds thousands of loose objects, in the foreground.
+   */
+  async gc(mode: "auto" | "prune-now"): Promise<void> {
+    const fsync = ["-c", "core.fsync=objects,derived-metadata,reference,index"];
+    if (mode === "auto") await this.git([...fsync, "-c", `gc.auto=${GC_AUTO_LOOSE}`, "-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"]);
+    else await this.git([...fsync, "gc", "--prune=now", "--quiet"]);
+  }
+
+  /** Objects stored one file each (not yet packed). */
+  async looseObjects(): Promise<number> {
+    return Number((await this.gitText(["count-objects"])).split(" ")[0]);
   }
 
   /** Which of these objects the logbook does not hold. */

@@ -159,5 +159,5 @@ async function purge(ctx: Context): Promise<void> {
     lb.dropScanCache();
     await lb.git(["read-tree", "HEAD"]);
   }
-  await lb.git(["gc", "--prune=now", "--quiet"]);
+  await lb.gc("prune-now");
 }

@@ -6,7 +6,7 @@ import { dueAt, type SettleState } from "./settle.js";
 import { isPackageDb, watchTree, type Watch } from "./watcher.js";
 import { keepHeapSmall, releaseMemory } from "../platform/memory.js";
 import { prune } from "../core/prune.js";
-import { prepare } from "../core/snapshot.js";
+import { prepare, tidy } from "../core/snapshot.js";
 import { counted } from "../model/summary.js";
 import { SNAPSHOT_PROCESS } from "../platform/paths.js";
 import type { Trigger } from "../model/message.js";
@@ -29,8 +29,8 @@ const PREPARE_AFTER_MS = 2500;
 /** More paths than this wait for the snapshot, which runs in a process of its own. */
 const PREPARE_MAX_HINTS = 256;
 
-/** What a turn does with the paths the watch named: takes them for a snapshot, takes them into the index only, or looks. */
-type TurnKind = "snapshot" | "prepare" | "peek";
+/** What a turn does with the paths the watch named: takes them for a snapshot, takes them into the index only, or keeps them for the next (a look, housekeeping). */
+type TurnKind = "snapshot" | "prepare" | "keep";
 
 export class Daemon {
   private state: SettleState = {};
@@ -83,7 +83,10 @@ export class Daemon {
       );
     };
     job("snapshot", s.snapshot, () => this.auto("scheduled", "schedule", false));
-    job("rescan", s.rescan, () => this.auto("rescan", "schedule", true));
+    job("rescan", s.rescan, async () => {
+      await this.auto("rescan", "schedule", true);
+      await this.tidy();
+    });
     job("prune", s.prune, async () => {
       while (this.running) await this.running;
       try {
@@ -93,6 +96,16 @@ export class Daemon {
         this.events.error(`prune failed: ${(e as Error).message}`);
       }
     });
+  }
+
+  /** git's housekeeping, in a turn of its own (it takes no paths). */
+  private async tidy(): Promise<void> {
+    try {
+      const packed = await this.turn(() => tidy(this.ctx), "keep");
+      if (packed > 0) this.events.note(`tidied the logbook: ${packed} loose objects packed or pruned`);
+    } catch (e) {
+      this.events.error(`tidying the logbook failed: ${(e as Error).message}`);
+    }
   }
 
   private async stopJobs(): Promise<void> {
@@ -191,7 +204,7 @@ export class Daemon {
   async userTurn<T>(fn: (hints: string[] | undefined) => Promise<T>, peek = false): Promise<T> {
     // Events the kernel queued before the request came in are delivered first.
     await new Promise((r) => setImmediate(r));
-    return this.turn(fn, peek ? "peek" : "snapshot");
+    return this.turn(fn, peek ? "keep" : "snapshot");
   }
 
   /**
@@ -203,7 +216,7 @@ export class Daemon {
     while (this.running) await this.running;
     const hinted = [...this.hints];
     const packages = this.packagesChanged;
-    if (kind !== "peek") this.hints.clear();
+    if (kind !== "keep") this.hints.clear();
     if (kind === "snapshot") {
       this.packagesChanged = false;
       this.state.firstHint = this.state.lastHint = undefined;
@@ -218,7 +231,7 @@ export class Daemon {
     try {
       return await run;
     } catch (e) {
-      if (kind !== "peek") for (const h of hinted) this.hints.add(h);
+      if (kind !== "keep") for (const h of hinted) this.hints.add(h);
       if (kind === "snapshot") this.packagesChanged ||= packages;
       throw e;
     } finally {
