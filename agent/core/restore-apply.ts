@@ -13,6 +13,8 @@ const MAX_INFLIGHT = 64;
 export interface FileResult {
   done: Step[];
   failed: Refusal[];
+  /** The flush of the content written, started before the metadata is applied. */
+  flushed: Promise<void>;
 }
 
 /**
@@ -25,7 +27,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   const ownersP = nameMaps(ctx, plan);
   const rootBuf = Buffer.from(root === "/" ? "" : root);
   const abs = (p: Buffer) => Buffer.concat([rootBuf, Buffer.from("/"), p]);
-  const result: FileResult = { done: [], failed: [] };
+  const result: FileResult = { done: [], failed: [], flushed: Promise.resolve() };
   // Each step is done at most once: a list, not a set (a set hashes every one of thousands of steps).
   const done: Step[] = [];
   const fail = (path: Buffer, e: unknown) => result.failed.push({ path, reason: (e as Error).message.replace(/^[A-Z]+: /, "") });
@@ -234,6 +236,10 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     advance(1);
   }
   progress?.done();
+  // The disk takes the content while owners, modes and times are applied: the flush at the end
+  // then has little left to write.
+  result.flushed = sys.syncFs(root);
+  result.flushed.catch(() => undefined);
 
   // The staged folders take their places, parents before children (a staged folder is never inside
   // another), once the times of what is inside them are set.

@@ -93,6 +93,7 @@ async function restoreLocked(ctx: Context, opts: RestoreOptions, times: TimeWrit
       if (first.missingConfig.length) addCvmfsRepos(ctx, first.missingConfig);
       report.cvmfs = { ...(await checkCvmfs(ctx, records.cvmfs)), added: first.missingConfig };
     }
+    await files.flushed;
     await ctx.sys.syncFs(ctx.root);
     ctx.log.debug("flushed");
   }
