@@ -1,7 +1,6 @@
 // vml-agent daemon: watch and snapshot until stopped. SIGTERM/SIGINT: finish, then exit 0; SIGHUP:
 // reload the configuration and rules (a broken one is reported and the previous one kept).
 import type { Command } from "commander";
-import { Daemon } from "../daemon/daemon.js";
 import { CallerSystem } from "../platform/system.js";
 import { serve, type Message } from "../platform/socket.js";
 import { parseIdFile } from "../capture/owners.js";
@@ -41,6 +40,8 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
       const g = globals(cmd);
       const ctx = openContext(io, g);
       ctx.logbook.requireExists();
+      // The watcher and the schedules are loaded only here: every other command starts without them.
+      const { Daemon } = await import("../daemon/daemon.js");
       const line = (o: Record<string, unknown>) => io.out(JSON.stringify({ time: ctx.sys.now().toISOString(), ...o }) + "\n");
       const daemon = new Daemon(ctx, {
         snapshot: (id, message, ms) => line({ event: "snapshot", id, message, ms }),
