@@ -374,20 +374,6 @@ export async function prepare(ctx: Context, hints: string[]): Promise<void> {
   );
 }
 
-/**
- * git's housekeeping when it is due: every snapshot leaves its objects loose, and the daemon's looks
- * ahead leave a few nothing refers to. Returns how many loose objects went.
- */
-export async function tidy(ctx: Context): Promise<number> {
-  const lb = ctx.logbook;
-  lb.requireExists();
-  return withLock(ctx, async () => {
-    const before = await lb.looseObjects();
-    await lb.gc("auto");
-    return before - (await lb.looseObjects());
-  });
-}
-
 /** What changed between two trees, as worked out ahead when it was. */
 function describe(ctx: Context, from: string | undefined, to: string): Promise<Changes> {
   const known = ctx.ahead?.changes;
