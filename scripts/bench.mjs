@@ -23,7 +23,7 @@ const RESTORE_ROUNDS = opt("restore-rounds", 5);
 const CHANGES = 20;
 /**
  * A user types `commit` a few seconds after saving: by then the daemon has taken the edits into the
- * logbook's index (it waits 2.5 s of quiet for that). git is timed after the same pause.
+ * logbook's index (it waits 2.5 s of quiet for that). git and restic are timed after the same pause.
  */
 const TYPING_PAUSE_MS = 5000;
 const PER_DIR = 100;
@@ -176,7 +176,7 @@ try {
     res.resticInit = timed("restic", ["backup", "--quiet", resticWork], { env: resticEnv });
   }
 
-  const inc = { vml: [], git: [], restic: [], vmlRss: [], viaDaemon: [], viaDaemonLater: [], gitLater: [] };
+  const inc = { vml: [], git: [], restic: [], vmlRss: [], viaDaemon: [], viaDaemonLater: [], gitLater: [], resticLater: [] };
   for (let r = 1; r <= ROUNDS; r++) {
     change(work, r);
     change(gitWork, r);
@@ -202,9 +202,11 @@ try {
   for (let r = 1; r <= ROUNDS; r++) {
     change(work, 60 + r);
     change(gitWork, 60 + r);
+    change(resticWork, 60 + r);
     await sleep(TYPING_PAUSE_MS);
     inc.viaDaemonLater.push(throughDaemon(r));
     inc.gitLater.push(timed("sh", ["-c", `cd '${gitWork}' && git add -A && git commit -q -m later${r}`], { env: gitEnv }).secs);
+    if (hasRestic) inc.resticLater.push(timed("restic", ["backup", "--quiet", resticWork], { env: resticEnv }).secs);
   }
   await daemon.stop();
   fs.writeFileSync(config, plain);
@@ -286,7 +288,7 @@ try {
   ];
   rows.push(["  through the daemon", fmt(median(inc.viaDaemon)), fmt(gInc), "-", `${(median(inc.viaDaemon) / gInc).toFixed(2)}x git (typed at once)`]);
   const gLater = median(inc.gitLater);
-  rows.push([`  ... typed ${TYPING_PAUSE_MS / 1000} s later`, fmt(median(inc.viaDaemonLater)), fmt(gLater), "-", `${(median(inc.viaDaemonLater) / gLater).toFixed(2)}x git${hasRestic ? `, restic ${(median(inc.restic) / median(inc.viaDaemonLater)).toFixed(1)}x slower` : ""}`]);
+  rows.push([`  ... typed ${TYPING_PAUSE_MS / 1000} s later`, fmt(median(inc.viaDaemonLater)), fmt(gLater), hasRestic ? fmt(median(inc.resticLater)) : "-", `${(median(inc.viaDaemonLater) / gLater).toFixed(2)}x git${hasRestic ? `, restic ${(median(inc.resticLater) / median(inc.viaDaemonLater)).toFixed(1)}x slower` : ""}`]);
   console.log(["", "vml-agent", "git add+commit", "restic backup", "ratio"].map((s, i) => s.padEnd(i === 0 ? 22 : 16)).join(""));
   for (const row of rows) console.log(row.map((s, i) => s.padEnd(i === 0 ? 22 : 16)).join(""));
   const r = restoreRes;
@@ -294,7 +296,7 @@ try {
     [`full restore (median)`, fmt(r.vml.secs), `git checkout ${fmt(r.git.secs)}`, `rsync -a ${fmt(r.rsync.secs)}`, hasRestic ? `restic ${fmt(r.restic.secs)}` : "-"].map((x, i) => x.padEnd(i === 0 ? 22 : 22)).join(""),
   );
   console.log(
-    `each round (lowest-highest of ${ROUNDS}): incremental ${spread(inc.vml)}, through the daemon ${spread(inc.viaDaemon)} at once and ${spread(inc.viaDaemonLater)} ${TYPING_PAUSE_MS / 1000} s later, git ${spread(inc.git)} and ${spread(inc.gitLater)}${hasRestic ? `, restic ${spread(inc.restic)}` : ""}; of ${RESTORE_ROUNDS}: full restore ${spread(r.rounds.vml)}, git checkout ${spread(r.rounds.git)}, rsync ${spread(r.rounds.rsync)}${hasRestic ? `, restic ${spread(r.rounds.restic)}` : ""}`,
+    `each round (lowest-highest of ${ROUNDS}): incremental ${spread(inc.vml)}, through the daemon ${spread(inc.viaDaemon)} at once and ${spread(inc.viaDaemonLater)} ${TYPING_PAUSE_MS / 1000} s later, git ${spread(inc.git)} and ${spread(inc.gitLater)}${hasRestic ? `, restic ${spread(inc.restic)} and ${spread(inc.resticLater)}` : ""}; of ${RESTORE_ROUNDS}: full restore ${spread(r.rounds.vml)}, git checkout ${spread(r.rounds.git)}, rsync ${spread(r.rounds.rsync)}${hasRestic ? `, restic ${spread(r.rounds.restic)}` : ""}`,
   );
   console.log(
     `restore ratios: ${(r.vml.secs / r.git.secs).toFixed(2)}x git checkout, ${(r.rsync.secs / r.vml.secs).toFixed(2)}x faster than rsync${hasRestic ? `, ${(r.restic.secs / r.vml.secs).toFixed(2)}x faster than restic` : ""}; one changed file: ${fmt(r.one.secs)} right after the full restore (${((r.one.secs / r.vml.secs) * 100).toFixed(0)}% of it), ${fmt(r.oneLater.secs)} once a snapshot came between (${((r.oneLater.secs / r.vml.secs) * 100).toFixed(0)}%)`,
