@@ -1,6 +1,6 @@
 // The package set from a real rpm database or dpkg status in the guest root, and restore installing
 // what is missing with the guest's own package manager (rpmbuild- and dpkg-deb-made packages).
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -12,13 +12,19 @@ import { NodeSystem } from "../agent/platform/system.js";
 import { openContext, type Io } from "../agent/cli/io.js";
 import { commit, init } from "../agent/core/snapshot.js";
 
-test("rpm packages are read from ROOT's database as E:N-V-R.A, and an upgrade shows as one change", (t) => {
+/** A guest with an rpm database (no dpkg one) holding vml-test-tool 1.0; removed when `t` ends. */
+function rpmGuest(t: TestContext): string {
   const { "var/lib/dpkg/status": _dpkg, ...fixture } = BASE_FIXTURE;
   void _dpkg;
   const root = makeGuest(fixture);
   t.after(() => cleanup(root));
   initRpmDb(root);
   rpmInstall(root, buildRpm(t, "vml-test-tool", "1.0"));
+  return root;
+}
+
+test("rpm packages are read from ROOT's database as E:N-V-R.A, and an upgrade shows as one change", (t) => {
+  const root = rpmGuest(t);
   const r = agent(root, ["init"]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(git(root, ["show", "HEAD:.vml/packages"]).toString(), "#vml-packages 1 rpm\n0:vml-test-tool-1.0-1.noarch\n");
@@ -46,12 +52,7 @@ class QueryCountSystem extends NodeSystem {
 }
 
 test("the package set is read again only when the package database changed", async (t) => {
-  const { "var/lib/dpkg/status": _dpkg, ...fixture } = BASE_FIXTURE;
-  void _dpkg;
-  const root = makeGuest(fixture);
-  t.after(() => cleanup(root));
-  initRpmDb(root);
-  rpmInstall(root, buildRpm(t, "vml-test-tool", "1.0"));
+  const root = rpmGuest(t);
   const sys = new QueryCountSystem();
   const io: Io = { sys, out: () => undefined, err: () => undefined, stderrIsTTY: false, paths: [] };
   const ctx = () => openContext(io, { root });

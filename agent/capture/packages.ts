@@ -21,12 +21,10 @@ export function detectPackageFormat(sys: System, root: string, setting: PackageS
 /**
  * What the package database's files look like now (names, sizes, mtimes, inodes, hashed): while it
  * is the same, so is the package set, and the database need not be queried again (rpm takes a good
- * part of a second on a CernVM). Undefined without a database, or when one of its files changed
- * after `racyAfterNs` (a write within the same clock tick would not show).
+ * part of a second on a CernVM). Undefined when one of its files changed after `racyAfterNs` (a
+ * write within the same clock tick would not show).
  */
-export function packageDbStamp(sys: System, root: string, setting: PackageSetting, racyAfterNs: bigint): string | undefined {
-  const format = detectPackageFormat(sys, root, setting);
-  if (!format) return undefined;
+export function packageDbStamp(sys: System, root: string, format: "rpm" | "dpkg", racyAfterNs: bigint): string | undefined {
   const r = root === "/" ? "" : root;
   // A query itself touches rpm's lock, SQLite's shared-memory index and Berkeley DB's region files
   // (and the change time of SQLite's empty log: times of change, not of status, tell).

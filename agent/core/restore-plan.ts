@@ -109,8 +109,7 @@ async function folderEntries(lb: Logbook, tree: string, keys: string[]): Promise
   const wanted = keys.filter((k) => k !== "").map((k) => Buffer.from(k, "latin1"));
   const parents = new Map<string, Buffer>();
   for (const k of wanted) {
-    const slash = k.lastIndexOf(0x2f);
-    const dir = slash < 0 ? Buffer.alloc(0) : k.subarray(0, slash);
+    const dir = parentOf(k);
     parents.set(dir.toString("latin1"), dir);
   }
   const dirs = [...parents.values()];

@@ -9,7 +9,7 @@ import { Scanner, type ScanResult } from "../capture/scan.js";
 import type { ScanCache } from "../capture/scan-cache.js";
 import type { System } from "../platform/system.js";
 import { readOwners, type Owners } from "../capture/owners.js";
-import { capturePackages, packageDbStamp } from "../capture/packages.js";
+import { capturePackages, detectPackageFormat, packageDbStamp } from "../capture/packages.js";
 import { captureEnv } from "../capture/env.js";
 import { captureCvmfs } from "../capture/cvmfs.js";
 import { joinPath, parentKey, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES } from "../model/manifest.js";
@@ -221,12 +221,10 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
       }
     }
   }
-  const packageStamp = packageDbStamp(sys, root, config.packages, racyAfter);
+  const packageFormat = detectPackageFormat(sys, root, config.packages);
+  const packageStamp = packageFormat && packageDbStamp(sys, root, packageFormat, racyAfter);
   if (packageStamp !== undefined && packageStamp === cache.packages && fresh && indexed.has(PACKAGES_FILE)) meta.set(PACKAGES_FILE, undefined);
-  else {
-    const packages = await capturePackages(sys, root, config.packages);
-    if (packages) meta.set(PACKAGES_FILE, Buffer.from(renderPackages(packages)));
-  }
+  else if (packageFormat) meta.set(PACKAGES_FILE, Buffer.from(renderPackages((await capturePackages(sys, root, packageFormat))!)));
   if (!opts.keepEnv) meta.set(ENV_FILE, Buffer.from(renderEnv(captureEnv(sys, config.envDrop))));
   meta.set(CVMFS_FILE, Buffer.from(renderCvmfs(await captureCvmfs(sys, root, config.mountsTable))));
   ctx.log.debug({ records: meta.size }, "metadata rendered");
@@ -367,8 +365,9 @@ export async function prepare(ctx: Context, hints: string[]): Promise<void> {
       const headP = readHead(lb);
       const staged = await stage(ctx, { keepEnv: true, hints, flush: true });
       const head = await headP;
-      if (ctx.ahead) ctx.ahead.head = head;
-      if (ctx.ahead && head?.tree !== staged.tree) ctx.ahead.changes = { from: head?.tree, to: staged.tree, changes: await diffSnapshots(lb, head?.tree, staged.tree) };
+      if (!ctx.ahead) return;
+      ctx.ahead.head = head;
+      if (head?.tree !== staged.tree) ctx.ahead.changes = { from: head?.tree, to: staged.tree, changes: await diffSnapshots(lb, head?.tree, staged.tree) };
     },
     0,
   );
