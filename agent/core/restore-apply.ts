@@ -1,12 +1,13 @@
 // Applying a restore's plan: never writing outside the root or through a symlink, each file
 // appearing whole (temp file + rename, or a folder built under a temporary name and moved in).
 import type { Context } from "./context.js";
-import type { TimeWriter } from "../platform/system.js";
+import type { TimeSetting, TimeWriter } from "../platform/system.js";
 import type { Refusal, FilePlan, Step } from "./restore-plan.js";
 import { byKey } from "./diff.js";
 import { parseIdFile } from "../capture/owners.js";
 import { parentKey, type Entry } from "../model/manifest.js";
 
+const SLASH = Buffer.from("/");
 /** Files being written at once during a restore: enough to keep every thread busy. */
 const MAX_INFLIGHT = 64;
 
@@ -26,7 +27,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   // Owners by name where the restored machine knows the name, else by number (read meanwhile).
   const ownersP = nameMaps(ctx, plan);
   const rootBuf = Buffer.from(root === "/" ? "" : root);
-  const abs = (p: Buffer) => Buffer.concat([rootBuf, Buffer.from("/"), p]);
+  const abs = (p: Buffer) => Buffer.concat([rootBuf, SLASH, p]);
   const result: FileResult = { done: [], failed: [], flushed: Promise.resolve() };
   // Each step is done at most once: a list, not a set (a set hashes every one of thousands of steps).
   const done: Step[] = [];
@@ -207,9 +208,21 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     }
     advance(entries.length);
     // git gave every file the same owner (this process's) and mode (by its umask): one look tells
-    // which files need a chown or chmod at all.
-    const made = sys.lstat(at(entries[0].step.path));
-    for (const { step } of entries) await guarded(step, place(step, (t) => ownAndMode(t, step.want!, made), true));
+    // which files need a chown or chmod at all. Their times go over in one batch.
+    const top = Buffer.concat([abs(staged.get(r)!), SLASH]);
+    const made = sys.lstat(Buffer.concat([top, entries[0].path]));
+    const stamped: TimeSetting[] = [];
+    for (const { path, step } of entries) {
+      const target = Buffer.concat([top, path]);
+      try {
+        ownAndMode(target, step.want!, made);
+        stamped.push({ path: target, mtimeNs: step.want!.mtimeNs });
+        done.push(step);
+      } catch (e) {
+        fail(step.path, e);
+      }
+    }
+    times.set(stamped);
   }
   const ids = [...byBlob.keys()];
   // Files are created by a few threads while git streams the next ones; a bounded number in flight.

@@ -34,11 +34,12 @@ export interface FilePlan {
 
 const norm = (t: Entry["type"]) => (t === "h" || t === "L" ? "f" : t);
 
+/** A NUL anywhere, or an empty, "." or ".." component: one test for each of a work area's paths. */
+const UNSAFE_PATH = /\0|(?:^|\/)\.{0,2}(?:\/|$)/;
+
 /** A path from a manifest (its latin1 key) is used only if each of its names is one plain path component. */
 function safePath(key: string): boolean {
-  if (key.length === 0 || key.includes("\0")) return false;
-  for (const part of key.split("/")) if (part === "" || part === "." || part === "..") return false;
-  return true;
+  return key.length > 0 && !UNSAFE_PATH.test(key);
 }
 
 const under = (key: string, p: string) => key.length > p.length && key.startsWith(p) && key[p.length] === "/";
