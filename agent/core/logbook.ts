@@ -192,9 +192,17 @@ export class Logbook {
    */
   async checkoutInto(dir: string, entries: { path: Buffer; blob: string }[]): Promise<void> {
     const env = { GIT_INDEX_FILE: `${this.gitDir}/vml-checkout-index.${this.sys.pid()}`, GIT_WORK_TREE: dir };
-    const NUL = Buffer.from([0]);
+    // "100644 <id>\t<path>\0" per entry, in one buffer: a whole work area's worth of lines.
+    const line = "100644 ".length + 40 + 1;
+    const input = Buffer.allocUnsafe(entries.reduce((n, e) => n + line + e.path.length + 1, 0));
+    let at = 0;
+    for (const e of entries) {
+      at += input.write(`100644 ${e.blob}\t`, at, "latin1");
+      at += e.path.copy(input, at);
+      input[at++] = 0;
+    }
     try {
-      await this.git(["update-index", "-z", "--index-info"], { env, input: Buffer.concat(entries.flatMap((e) => [Buffer.from(`100644 ${e.blob}\t`), e.path, NUL])) });
+      await this.git(["update-index", "-z", "--index-info"], { env, input });
       // Creating files is kernel work that waits on the disk as much as on a processor: two workers
       // per core keep both busy (measured faster than one per core, never slower).
       await this.git(["-c", `checkout.workers=${2 * this.sys.cores()}`, "checkout-index", "--all", "--force"], { env });

@@ -1,13 +1,14 @@
 // Applying a restore's plan: never writing outside the root or through a symlink, each file
 // appearing whole (temp file + rename, or a folder built under a temporary name and moved in).
 import type { Context } from "./context.js";
-import type { TimeSetting, TimeWriter } from "../platform/system.js";
+import type { TimeWriter } from "../platform/system.js";
 import type { Refusal, FilePlan, Step } from "./restore-plan.js";
 import { byKey } from "./diff.js";
 import { parseIdFile } from "../capture/owners.js";
 import { parentKey, type Entry } from "../model/manifest.js";
 
 const SLASH = Buffer.from("/");
+const isAttributes = (key: string) => key === ".gitattributes" || key.endsWith("/.gitattributes");
 /** Files being written at once during a restore: enough to keep every thread busy. */
 const MAX_INFLIGHT = 64;
 
@@ -159,6 +160,19 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
 
   const content = writes.filter((w) => w.want!.type === "f" || w.want!.type === "h");
   const firstNames = new Set(content.filter((w) => w.want!.type === "f").map((w) => w.key));
+  // git is told where to write through its environment, which carries only text: a folder whose
+  // name is not UTF-8 is written by this process.
+  const gitWritable = new Map<string, string>();
+  for (const [k, tmp] of staged) {
+    const where = abs(tmp);
+    const text = where.toString("utf8");
+    if (Buffer.from(text, "utf8").equals(where)) gitWritable.set(k, text);
+  }
+  // Content bound for a staged folder is written by git itself, straight from the logbook: a whole
+  // work area restored onto an empty place never passes through this process. Attribute files are
+  // written with the rest, after git (a .gitattributes could otherwise change what git writes).
+  const byFolder = new Map<string, { path: Buffer; blob: string; step: Step }[]>();
+  // The rest is fetched here, each content once for all the names that hold it.
   const byBlob = new Map<string, Step[]>();
   const linked: Step[] = [];
   for (const s of content) {
@@ -168,33 +182,17 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
       linked.push(s);
       continue;
     }
-    const list = byBlob.get(s.blob!) ?? [];
-    list.push(s);
-    byBlob.set(s.blob!, list);
-  }
-  // Content bound for a staged folder is written by git itself, straight from the logbook: a whole
-  // work area restored onto an empty place never passes through this process. Attribute files are
-  // written with the rest, after git (a .gitattributes could otherwise change what git writes).
-  const byFolder = new Map<string, { path: Buffer; blob: string; step: Step }[]>();
-  // git is told where to write through its environment, which carries only text: a folder whose
-  // name is not UTF-8 is written by this process.
-  const gitWritable = new Map<string, string>();
-  for (const [k, tmp] of staged) {
-    const where = abs(tmp);
-    const text = where.toString("utf8");
-    if (Buffer.from(text, "utf8").equals(where)) gitWritable.set(k, text);
-  }
-  for (const [blob, steps] of byBlob) {
-    const rest = steps.filter((s) => {
-      const r = stagedRootOf(s.key);
-      if (r === undefined || !gitWritable.has(r) || s.path.subarray(s.path.lastIndexOf(0x2f) + 1).toString("latin1") === ".gitattributes") return true;
-      const list = byFolder.get(r) ?? [];
-      list.push({ path: s.path.subarray(r.length + 1), blob, step: s });
-      byFolder.set(r, list);
-      return false;
-    });
-    if (rest.length) byBlob.set(blob, rest);
-    else byBlob.delete(blob);
+    const r = stagedRootOf(s.key);
+    if (r !== undefined && gitWritable.has(r) && !isAttributes(s.key)) {
+      const list = byFolder.get(r);
+      const entry = { path: s.path.subarray(r.length + 1), blob: s.blob!, step: s };
+      if (list) list.push(entry);
+      else byFolder.set(r, [entry]);
+      continue;
+    }
+    const list = byBlob.get(s.blob!);
+    if (list) list.push(s);
+    else byBlob.set(s.blob!, [s]);
   }
   for (const [r, entries] of byFolder) {
     const watching = progress && watchCheckout(ctx, entries.map((e) => at(e.step.path, e.step.key)), (files) => progress.update(shown + files));
@@ -208,21 +206,20 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     }
     advance(entries.length);
     // git gave every file the same owner (this process's) and mode (by its umask): one look tells
-    // which files need a chown or chmod at all. Their times go over in one batch.
+    // which files need a chown or chmod at all. Their times go over as they come: the helper
+    // setting them works while this loop goes on.
     const top = Buffer.concat([abs(staged.get(r)!), SLASH]);
     const made = sys.lstat(Buffer.concat([top, entries[0].path]));
-    const stamped: TimeSetting[] = [];
     for (const { path, step } of entries) {
       const target = Buffer.concat([top, path]);
       try {
         ownAndMode(target, step.want!, made);
-        stamped.push({ path: target, mtimeNs: step.want!.mtimeNs });
+        times.set([{ path: target, mtimeNs: step.want!.mtimeNs }]);
         done.push(step);
       } catch (e) {
         fail(step.path, e);
       }
     }
-    times.set(stamped);
   }
   const ids = [...byBlob.keys()];
   // Files are created by a few threads while git streams the next ones; a bounded number in flight.
