@@ -18,8 +18,12 @@ const FILES = opt("files", 20000);
 /** The daemon is also measured on a work area grown to this many files (0: not at all). */
 const DAEMON_FILES = opt("daemon-files", 100000);
 const ROUNDS = opt("rounds", 3);
-/** Full restores are measured more often: their times here spread the widest (one tool's rounds 2-6 s). */
-const RESTORE_ROUNDS = opt("restore-rounds", 5);
+/**
+ * Full restores are measured more often: their times here spread the widest (one tool's rounds 2-6 s).
+ * By default each tool goes first, second, ... equally often (twice): the one right after the
+ * removals creates its files while the file system is still busy with them.
+ */
+const RESTORE_ROUNDS_ASKED = opt("restore-rounds", 0);
 const CHANGES = 20;
 /**
  * A user types `commit` a few seconds after saving: by then the daemon has taken the edits into the
@@ -244,6 +248,7 @@ try {
     },
     ...(hasRestic ? [() => rounds.restic.push(timedDurable("restic", ["restore", "latest", "--target", resticDst], { env: resticEnv }).secs)] : []),
   ];
+  const RESTORE_ROUNDS = RESTORE_ROUNDS_ASKED || 2 * tools.length;
   for (let r = 0; r < RESTORE_ROUNDS; r++) {
     for (const d of [work, rsyncDst, gitDst, resticDst]) fs.rmSync(d, { recursive: true, force: true });
     for (let k = 0; k < tools.length; k++) tools[(r + k) % tools.length]();
@@ -296,7 +301,7 @@ try {
     [`full restore (median)`, fmt(r.vml.secs), `git checkout ${fmt(r.git.secs)}`, `rsync -a ${fmt(r.rsync.secs)}`, hasRestic ? `restic ${fmt(r.restic.secs)}` : "-"].map((x, i) => x.padEnd(i === 0 ? 22 : 22)).join(""),
   );
   console.log(
-    `each round (lowest-highest of ${ROUNDS}): incremental ${spread(inc.vml)}, through the daemon ${spread(inc.viaDaemon)} at once and ${spread(inc.viaDaemonLater)} ${TYPING_PAUSE_MS / 1000} s later, git ${spread(inc.git)} and ${spread(inc.gitLater)}${hasRestic ? `, restic ${spread(inc.restic)} and ${spread(inc.resticLater)}` : ""}; of ${RESTORE_ROUNDS}: full restore ${spread(r.rounds.vml)}, git checkout ${spread(r.rounds.git)}, rsync ${spread(r.rounds.rsync)}${hasRestic ? `, restic ${spread(r.rounds.restic)}` : ""}`,
+    `each round (lowest-highest of ${ROUNDS}): incremental ${spread(inc.vml)}, through the daemon ${spread(inc.viaDaemon)} at once and ${spread(inc.viaDaemonLater)} ${TYPING_PAUSE_MS / 1000} s later, git ${spread(inc.git)} and ${spread(inc.gitLater)}${hasRestic ? `, restic ${spread(inc.restic)} and ${spread(inc.resticLater)}` : ""}; of ${r.rounds.vml.length}: full restore ${spread(r.rounds.vml)}, git checkout ${spread(r.rounds.git)}, rsync ${spread(r.rounds.rsync)}${hasRestic ? `, restic ${spread(r.rounds.restic)}` : ""}`,
   );
   console.log(
     `restore ratios: ${(r.vml.secs / r.git.secs).toFixed(2)}x git checkout, ${(r.rsync.secs / r.vml.secs).toFixed(2)}x faster than rsync${hasRestic ? `, ${(r.restic.secs / r.vml.secs).toFixed(2)}x faster than restic` : ""}; one changed file: ${fmt(r.one.secs)} right after the full restore (${((r.one.secs / r.vml.secs) * 100).toFixed(0)}% of it), ${fmt(r.oneLater.secs)} once a snapshot came between (${((r.oneLater.secs / r.vml.secs) * 100).toFixed(0)}%)`,

@@ -1,6 +1,6 @@
 // What differs between two snapshot trees: files (content, type, mode, owner, group, time, as
 // snapper's status flags), packages, environment variables and CernVM-FS repositories.
-import type { Logbook } from "./logbook.js";
+import { ZERO_ID, type Logbook } from "./logbook.js";
 import { CVMFS_FILE, ENV_FILE, PACKAGES_FILE } from "./snapshot.js";
 import { MANIFEST_DIR, parseShard, type Entry } from "../model/manifest.js";
 import { diffPackages, parsePackages, type PackageChanges } from "../model/packages.js";
@@ -126,7 +126,7 @@ export async function diffSnapshots(lb: Logbook, a: string | undefined, b: strin
     if (!underAny(key, scope)) return;
     const blob = contentChanged.get(key);
     const flags = flagsOf(ea, eb, blob !== undefined);
-    if (flags !== ".....") files.push({ path: Buffer.from(key, "latin1"), key, flags, old: ea, new: eb, blob: blob && !/^0+$/.test(blob) ? blob : undefined });
+    if (flags !== ".....") files.push({ path: Buffer.from(key, "latin1"), key, flags, old: ea, new: eb, blob: blob && blob !== ZERO_ID ? blob : undefined });
   };
   for (const dir of dirs) {
     const a0 = before.get(dir) ?? NO_ENTRIES;

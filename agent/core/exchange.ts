@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import type { Context } from "./context.js";
 import { VmlError } from "./errors.js";
-import { LINE_PREFIX, type Logbook } from "./logbook.js";
+import { LINE_PREFIX, ZERO_ID, type Logbook } from "./logbook.js";
 import { escapeBytes } from "../model/escape.js";
 
 const MAGIC = "VML-EXPORT 1\n";
@@ -161,7 +161,7 @@ export async function importSnapshots(ctx: Context, data: Buffer, name: string):
     if (header.shallow) sys.writeFileAtomic(`${lb.gitDir}/shallow`, mergeShallow(sys.exists(`${lb.gitDir}/shallow`) ? sys.readFile(`${lb.gitDir}/shallow`).toString() : "", header.from), 0o600);
     for (const f of sys.listFiles(quarantine)) sys.rename(f, `${lb.gitDir}/objects/${f.slice(quarantine.length + 1)}`);
     await sys.syncFs(`${lb.gitDir}/objects`);
-    await lb.git(["update-ref", "-m", "vml import", `${LINE_PREFIX}${name}`, header.ref, tip ?? "0".repeat(40)]);
+    await lb.git(["update-ref", "-m", "vml import", `${LINE_PREFIX}${name}`, header.ref, tip ?? ZERO_ID]);
     if (missing.length) recordMissing(ctx, header.ref, missing);
     return { header, line: name, rebuilt, missing };
   } finally {

@@ -11,6 +11,8 @@ import { parseScanCache, renderScanCache, type ScanCache } from "../capture/scan
 export const LOGBOOK_PATH = "/var/lib/vml/logbook";
 export const LINE_PREFIX = "refs/heads/";
 export const BASE_REF = "refs/vml/base";
+/** git's name for no object: the old value of a ref being created, a side of a difference without content. */
+export const ZERO_ID = "0".repeat(40);
 
 /** Durability and byte-exactness settings, applied at init (docs/FORMAT.md, "Repository"). */
 const REPO_CONFIG: [string, string][] = [

@@ -3,7 +3,7 @@
 // objects and nothing listed (docs/FORMAT.md, "Write ordering").
 import { createHash } from "node:crypto";
 import { VmlError } from "./errors.js";
-import { BASE_REF, Logbook } from "./logbook.js";
+import { BASE_REF, Logbook, ZERO_ID } from "./logbook.js";
 import type { Context } from "./context.js";
 import { Scanner, type ScanResult } from "../capture/scan.js";
 import type { ScanCache } from "../capture/scan-cache.js";
@@ -24,7 +24,6 @@ export const PACKAGES_FILE = ".vml/packages";
 export const ENV_FILE = ".vml/env";
 export const CVMFS_FILE = ".vml/cvmfs";
 const FORMAT_TEXT = "vml-snapshot 1\n";
-const ZERO_ID = "0".repeat(40);
 /** Timestamps this recent may still change within the same clock tick: never trusted as unchanged. */
 const RACY_MS = 2000;
 /** Bytes of metadata index entries passed as arguments rather than through a process of their own. */

@@ -75,11 +75,13 @@ export function formatMtime(ns: bigint): string {
   return `${s}.${frac.toString().padStart(9, "0")}`;
 }
 
+const MTIME = /^-?\d+\.\d{9}$/;
+
 export function parseMtime(s: string): bigint {
-  const m = /^(-?\d+)\.(\d{9})$/.exec(s);
-  if (!m) throw new Error(`bad mtime "${s}"`);
+  if (!MTIME.test(s)) throw new Error(`bad mtime "${s}"`);
+  const point = s.length - 10;
   // After 1970 the digits without the point are the nanoseconds: one conversion instead of three.
-  return s[0] === "-" ? BigInt(m[1]) * 1_000_000_000n + BigInt(m[2]) : BigInt(m[1] + m[2]);
+  return s[0] === "-" ? BigInt(s.slice(0, point)) * 1_000_000_000n + BigInt(s.slice(point + 1)) : BigInt(s.slice(0, point) + s.slice(point + 1));
 }
 
 function sortByName(entries: Entry[]): Entry[] {
