@@ -153,6 +153,24 @@ test("commit --keep-env keeps the recorded environment (a scheduled run has no u
   assert.deepEqual(plain.env, { set: [], changed: [], unset: ["ROOTSYS"] });
 });
 
+test("a look (status, diff, restore --dry-run) shows the caller's environment without handing it to the next snapshot that keeps the recorded one", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  agent(root, ["init"], { ROOTSYS: "/opt/root" });
+  const looker = { ROOTSYS: "/opt/other", LOOKER: "yes" };
+  const expected = { set: [{ name: "LOOKER", value: "yes" }], changed: [{ name: "ROOTSYS", from: "/opt/root", to: "/opt/other" }], unset: [] };
+  assert.deepEqual(agent(root, ["--json", "status"], looker).json().env, expected);
+  assert.deepEqual(agent(root, ["--json", "diff"], looker).json().env, expected);
+  assert.equal(agent(root, ["restore", "--dry-run", "@"], looker).code, 0);
+  writeFixture(root, { "etc/hosts": "changed\n" });
+  const c = agent(root, ["--json", "commit", "--keep-env", "-m", "scheduled"], {});
+  assert.equal(c.code, 0, c.stderr);
+  assert.deepEqual(c.json().env, { set: [], changed: [], unset: [] });
+  const recorded = git(root, ["show", "HEAD:.vml/env"]).toString();
+  assert.match(recorded, /^ROOTSYS=\/opt\/root$/m);
+  assert.doesNotMatch(recorded, /LOOKER/);
+});
+
 test("a mounted repository's revision and root hash come from its extended attributes", (t) => {
   const root = makeGuest();
   t.after(() => cleanup(root));

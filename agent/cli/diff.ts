@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { resolveRef } from "../core/history.js";
 import { diffSnapshots } from "../core/diff.js";
-import { stage, withLock } from "../core/snapshot.js";
+import { envSince, stage, withLock } from "../core/snapshot.js";
 import { VmlError } from "../core/errors.js";
 import { EXIT_HELP, globals, guestRelative, openContext, printJson, type Io } from "./io.js";
 import { changesJson, renderChanges } from "./render.js";
@@ -20,10 +20,12 @@ export function register(program: Command, io: Io): void {
       const ctx = openContext(io, g);
       const lb = ctx.logbook;
       const a = await resolveRef(lb, refs[0] ?? "@");
-      const b = refs[1] ? await resolveRef(lb, refs[1]) : await withLock(ctx, async () => (await stage(ctx)).tree);
+      const live = !refs[1];
+      const b = live ? await withLock(ctx, async () => (await stage(ctx, { keepEnv: true })).tree) : await resolveRef(lb, refs[1]);
       const paths = io.paths.map((p) => Buffer.from(guestRelative(p)));
       const changes = await diffSnapshots(lb, a, b, paths);
-      if (g.json) return printJson(io, { from: a, to: refs[1] ? b : "live", ...changesJson(changes) });
+      if (live && !paths.length) changes.env = await envSince(ctx, a);
+      if (g.json) return printJson(io, { from: a, to: live ? "live" : b, ...changesJson(changes) });
       io.out(renderChanges(changes));
       if (opts.patch) {
         const specs = paths.length ? paths.map((p) => `:(literal)${p.toString()}`) : [".", ":(exclude).vml"];

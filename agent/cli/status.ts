@@ -1,6 +1,6 @@
 // vml-agent status: what changed since the last snapshot and is not recorded yet.
 import type { Command } from "commander";
-import { stage, withLock } from "../core/snapshot.js";
+import { envSince, stage, withLock } from "../core/snapshot.js";
 import { diffSnapshots } from "../core/diff.js";
 import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
 import { changesJson, renderChanges } from "./render.js";
@@ -18,9 +18,10 @@ export function register(program: Command, io: Io): void {
       ctx.logbook.requireExists();
       const look = (hints?: string[]) =>
         withLock(ctx, async () => {
-          const staged = await stage(ctx, { hints: opts.rescan ? undefined : hints });
+          const staged = await stage(ctx, { keepEnv: true, hints: opts.rescan ? undefined : hints });
           const head = await ctx.logbook.revParse("HEAD");
-          return { head, scan: staged.scan, changes: await diffSnapshots(ctx.logbook, head, staged.tree) };
+          const changes = await diffSnapshots(ctx.logbook, head, staged.tree);
+          return { head, scan: staged.scan, changes: { ...changes, env: await envSince(ctx, head) } };
         });
       const { head, changes, scan } = io.daemon ? await io.daemon.userTurn(look, true) : await look();
       if (g.json) return printJson(io, { head: head ?? null, ...changesJson(changes), ...scanJson(scan) });

@@ -46,7 +46,8 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
 async function restoreLocked(ctx: Context, opts: RestoreOptions, times: TimeWriter | undefined): Promise<RestoreReport> {
   let liveTree: string;
   let before: string | undefined;
-  if (opts.dryRun) liveTree = (await stage(ctx)).tree;
+  // A plan changes nothing: the environment the index holds stays the one recorded.
+  if (opts.dryRun) liveTree = (await stage(ctx, { keepEnv: true })).tree;
   else {
     const c = await commitLocked(ctx, { message: `before restoring ${opts.name}`, trigger: "restore" });
     before = c.id;

@@ -14,7 +14,7 @@ import { captureEnv } from "../capture/env.js";
 import { captureCvmfs } from "../capture/cvmfs.js";
 import { joinPath, parentKey, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES } from "../model/manifest.js";
 import { renderPackages } from "../model/packages.js";
-import { renderEnv } from "../model/env.js";
+import { diffEnv, parseEnv, renderEnv, type EnvChanges } from "../model/env.js";
 import { renderCvmfs } from "../model/cvmfs.js";
 import { renderTrailers, type Trigger } from "../model/message.js";
 import { diffSnapshots, type Changes } from "./diff.js";
@@ -320,6 +320,16 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   ctx.log.debug({ tree }, "tree written");
   ctx.progress?.done();
   return { tree, scan: scanned, synced };
+}
+
+/**
+ * How the caller's environment differs from the one a snapshot recorded. A look at the live state
+ * (status, diff) shows it this way instead of staging it: the next snapshot that keeps the recorded
+ * environment (the daemon's, a scheduled one) would otherwise take the looker's.
+ */
+export async function envSince(ctx: Context, ref: string | undefined): Promise<EnvChanges> {
+  const [text] = ref ? await ctx.logbook.readBlobs([`${ref}:${ENV_FILE}`]) : [undefined];
+  return diffEnv(text ? parseEnv(text.toString()) : {}, captureEnv(ctx.sys, ctx.config.envDrop));
 }
 
 export interface CommitOptions extends StageOptions {
