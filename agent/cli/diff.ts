@@ -1,8 +1,8 @@
 // vml-agent diff [REF [REF]] [-- PATH...]: differences between snapshots, or from one to the live state.
 import type { Command } from "commander";
 import { resolveRef } from "../core/history.js";
-import { diffSnapshots } from "../core/diff.js";
-import { envSince, stage, withLock } from "../core/snapshot.js";
+import { diffSnapshots, type Changes } from "../core/diff.js";
+import { look, withLock } from "../core/snapshot.js";
 import { VmlError } from "../core/errors.js";
 import { EXIT_HELP, globals, guestRelative, openContext, printJson, type Io } from "./io.js";
 import { changesJson, renderChanges } from "./render.js";
@@ -21,10 +21,14 @@ export function register(program: Command, io: Io): void {
       const lb = ctx.logbook;
       const a = await resolveRef(lb, refs[0] ?? "@");
       const live = !refs[1];
-      const b = live ? await withLock(ctx, async () => (await stage(ctx, { keepEnv: true })).tree) : await resolveRef(lb, refs[1]);
       const paths = io.paths.map((p) => Buffer.from(guestRelative(p)));
-      const changes = await diffSnapshots(lb, a, b, paths);
-      if (live && !paths.length) changes.env = await envSince(ctx, a);
+      let b: string;
+      let changes: Changes;
+      if (live) ({ tree: b, changes } = await withLock(ctx, () => look(ctx, a, { paths })));
+      else {
+        b = await resolveRef(lb, refs[1]);
+        changes = await diffSnapshots(lb, a, b, paths);
+      }
       if (g.json) return printJson(io, { from: a, to: live ? "live" : b, ...changesJson(changes) });
       io.out(renderChanges(changes));
       if (opts.patch) {

@@ -1,7 +1,6 @@
 // vml-agent status: what changed since the last snapshot and is not recorded yet.
 import type { Command } from "commander";
-import { envSince, stage, withLock } from "../core/snapshot.js";
-import { diffSnapshots } from "../core/diff.js";
+import { look, withLock } from "../core/snapshot.js";
 import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
 import { changesJson, renderChanges } from "./render.js";
 import { reportScan, scanJson } from "./commit.js";
@@ -16,14 +15,12 @@ export function register(program: Command, io: Io): void {
       const g = globals(cmd);
       const ctx = openContext(io, g, true);
       ctx.logbook.requireExists();
-      const look = (hints?: string[]) =>
+      const since = (hints?: string[]) =>
         withLock(ctx, async () => {
-          const staged = await stage(ctx, { keepEnv: true, hints: opts.rescan ? undefined : hints });
           const head = await ctx.logbook.revParse("HEAD");
-          const changes = await diffSnapshots(ctx.logbook, head, staged.tree);
-          return { head, scan: staged.scan, changes: { ...changes, env: await envSince(ctx, head) } };
+          return { head, ...(await look(ctx, head, { hints: opts.rescan ? undefined : hints })) };
         });
-      const { head, changes, scan } = io.daemon ? await io.daemon.userTurn(look, true) : await look();
+      const { head, changes, scan } = io.daemon ? await io.daemon.userTurn(since, true) : await since();
       if (g.json) return printJson(io, { head: head ?? null, ...changesJson(changes), ...scanJson(scan) });
       io.out(`Since snapshot ${head?.slice(0, 12)}:\n${renderChanges(changes)}`);
       reportScan(io, scan);

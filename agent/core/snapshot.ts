@@ -14,7 +14,7 @@ import { captureEnv } from "../capture/env.js";
 import { captureCvmfs } from "../capture/cvmfs.js";
 import { joinPath, parentKey, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES } from "../model/manifest.js";
 import { renderPackages } from "../model/packages.js";
-import { diffEnv, parseEnv, renderEnv, type EnvChanges } from "../model/env.js";
+import { diffEnv, parseEnv, renderEnv } from "../model/env.js";
 import { renderCvmfs } from "../model/cvmfs.js";
 import { renderTrailers, type Trigger } from "../model/message.js";
 import { diffSnapshots, type Changes } from "./diff.js";
@@ -323,13 +323,19 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
 }
 
 /**
- * How the caller's environment differs from the one a snapshot recorded. A look at the live state
- * (status, diff) shows it this way instead of staging it: the next snapshot that keeps the recorded
- * environment (the daemon's, a scheduled one) would otherwise take the looker's.
+ * The live state against a snapshot (or the empty tree), for a look that records nothing (status,
+ * diff): its tree, what the scan found, and what changed. The caller's environment is compared in
+ * memory, never staged: the next snapshot that keeps the recorded environment (the daemon's, a
+ * scheduled one) would otherwise take the looker's. With `paths`, only files under them.
  */
-export async function envSince(ctx: Context, ref: string | undefined): Promise<EnvChanges> {
-  const [text] = ref ? await ctx.logbook.readBlobs([`${ref}:${ENV_FILE}`]) : [undefined];
-  return diffEnv(text ? parseEnv(text.toString()) : {}, captureEnv(ctx.sys, ctx.config.envDrop));
+export async function look(ctx: Context, against: string | undefined, opts: { hints?: string[]; paths?: Buffer[] } = {}): Promise<{ tree: string; scan: ScanResult; changes: Changes }> {
+  const staged = await stage(ctx, { keepEnv: true, hints: opts.hints });
+  const changes = await diffSnapshots(ctx.logbook, against, staged.tree, opts.paths);
+  if (!opts.paths?.length) {
+    const [text] = against ? await ctx.logbook.readBlobs([`${against}:${ENV_FILE}`]) : [undefined];
+    changes.env = diffEnv(text ? parseEnv(text.toString()) : {}, captureEnv(ctx.sys, ctx.config.envDrop));
+  }
+  return { tree: staged.tree, scan: staged.scan, changes };
 }
 
 export interface CommitOptions extends StageOptions {
