@@ -85,7 +85,7 @@ test("prune keeps what the policy names and says why; the rest is deleted", asyn
   t.after(() => cleanup(root));
   const sys = new Clock();
   const io: Io = { sys, out: () => undefined, err: () => undefined, stderrIsTTY: false, paths: [] };
-  const ctx = openContext(io, { root });
+  const ctx = await openContext(io, { root });
   await init(ctx, "main");
   const made: string[] = [];
   for (const [i, when] of ["2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z", "2026-11-21T09:00:00Z", "2026-11-22T09:00:00Z", "2026-11-22T15:00:00Z"].entries()) {

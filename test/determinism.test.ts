@@ -28,7 +28,7 @@ function pinDirTimes(dir: string): void {
 
 async function baseId(root: string): Promise<string> {
   const io: Io = { sys: new PinnedSystem(), out: () => undefined, err: () => undefined, stderrIsTTY: false, paths: [] };
-  const ctx = openContext(io, { root });
+  const ctx = await openContext(io, { root });
   return (await init(ctx, "main")).id;
 }
 

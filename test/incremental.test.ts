@@ -24,7 +24,7 @@ class AheadSystem extends NodeSystem {
   }
 }
 
-function context(root: string): Context {
+function context(root: string): Promise<Context> {
   const io: Io = { sys: new AheadSystem(), out: () => undefined, err: () => undefined, stderrIsTTY: false, paths: [] };
   return openContext(io, { root });
 }
@@ -45,7 +45,7 @@ test("snapshots through the scan cache equal full scans, whatever changed", asyn
   const root = makeGuest(fixture);
   t.after(() => cleanup(root));
   const w = `${root}/home/alice/work`;
-  await init(context(root), "main");
+  await init(await context(root), "main");
 
   const steps: [string, () => void][] = [
     ["content appended", () => fs.appendFileSync(`${w}/d0/f0.txt`, "more\n")],
@@ -89,12 +89,12 @@ test("snapshots through the scan cache equal full scans, whatever changed", asyn
   for (const [what, change] of steps) {
     await nextSecond();
     change();
-    const ctx = context(root);
+    const ctx = await context(root);
     const res = await commit(ctx, { message: what, trigger: "manual" });
     assert.equal(res.unchanged, false, `${what}: a snapshot is taken`);
     // The same state scanned from nothing: every folder read, every file handed to git.
     ctx.logbook.dropScanCache();
-    const full = await stage(context(root));
+    const full = await stage(await context(root));
     assert.equal(res.tree, full.tree, `${what}: the snapshot equals a full scan's`);
   }
   const heads = git(root, ["log", "--format=%s"]).toString();
@@ -102,7 +102,7 @@ test("snapshots through the scan cache equal full scans, whatever changed", asyn
   // The cache was really used: a commit after one appended line reads that folder and the one holding
   // a hard link (always read: its first name is decided among all names), not all of them.
   fs.appendFileSync(`${w}/d0/f0.txt`, "one more\n");
-  const res = await commit(context(root), { message: "one line", trigger: "manual" });
+  const res = await commit(await context(root), { message: "one line", trigger: "manual" });
   assert.ok(res.scan.files <= 12, `only two folders are read (${res.scan.files} files read)`);
   assert.match(git(root, ["show", "--stat", "--format=", "HEAD"]).toString(), /d0\/f0\.txt/);
   const recorded = git(root, ["ls-tree", "-r", "--name-only", "HEAD"]).toString();
@@ -120,14 +120,14 @@ test("snapshots through the scan cache equal full scans, whatever changed", asyn
   // A watch's hints focus the check on their folders: a change elsewhere waits for a full check.
   fs.appendFileSync(`${w}/d0/f2.txt`, "hinted\n");
   fs.appendFileSync(`${w}/d3/f1.txt`, "not hinted\n");
-  const hinted = await commit(context(root), { message: "hinted", trigger: "auto", hints: ["home/alice/work/d0/f2.txt"] });
+  const hinted = await commit(await context(root), { message: "hinted", trigger: "auto", hints: ["home/alice/work/d0/f2.txt"] });
   const shown = git(root, ["show", "--stat", "--format=", "HEAD"]).toString();
   assert.match(shown, /d0\/f2\.txt/);
   assert.doesNotMatch(shown, /d3\/f1\.txt/, "outside the hints nothing is looked at");
   assert.ok(hinted.scan.files <= 12, `${hinted.scan.files} files read`);
-  const rescan = await commit(context(root), { message: "rescan", trigger: "schedule" });
+  const rescan = await commit(await context(root), { message: "rescan", trigger: "schedule" });
   assert.match(git(root, ["show", "--stat", "--format=", "HEAD"]).toString(), /d3\/f1\.txt/, "the full check finds the rest");
-  const ctx = context(root);
+  const ctx = await context(root);
   ctx.logbook.dropScanCache();
   assert.equal((await stage(ctx)).tree, rescan.tree);
   execFileSync("git", ["fsck", "--no-progress"], { env: { ...process.env, GIT_DIR: `${root}/var/lib/vml/logbook` } });
@@ -150,13 +150,13 @@ class BlinkSystem extends AheadSystem {
 test("a folder gone at the first look and back for the walk still has its changed files found", async (t) => {
   const root = makeGuest({ ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent/mounts\n", "home/alice/work/a/b/f.txt": "one\n", "home/alice/work/a/g.txt": "two\n" });
   t.after(() => cleanup(root));
-  await init(context(root), "main");
+  await init(await context(root), "main");
   await nextSecond();
   fs.appendFileSync(`${root}/home/alice/work/a/b/f.txt`, "changed inside\n");
   const io: Io = { sys: new BlinkSystem(`${root}/home/alice/work/a`), out: () => undefined, err: () => undefined, stderrIsTTY: false, paths: [] };
-  const res = await commit(openContext(io, { root }), { message: "moved away and back", trigger: "manual" });
+  const res = await commit(await openContext(io, { root }), { message: "moved away and back", trigger: "manual" });
   assert.match(git(root, ["show", "--stat", "--format=", "HEAD"]).toString(), /a\/b\/f\.txt/);
-  const ctx = context(root);
+  const ctx = await context(root);
   ctx.logbook.dropScanCache();
   assert.equal((await stage(ctx)).tree, res.tree);
 });

@@ -56,15 +56,15 @@ test("the package set is read again only when the package database changed", asy
   const sys = new QueryCountSystem();
   const io: Io = { sys, out: () => undefined, err: () => undefined, stderrIsTTY: false, paths: [] };
   const ctx = () => openContext(io, { root });
-  await init(ctx(), "main");
+  await init(await ctx(), "main");
   assert.equal(sys.queries, 1);
   writeFixture(root, { "home/alice/work/more.C": "more\n" });
-  const again = await commit(ctx(), { message: "files only", trigger: "manual" });
+  const again = await commit(await ctx(), { message: "files only", trigger: "manual" });
   assert.equal(sys.queries, 1, "the database did not change: its package set stands");
   assert.equal(git(root, ["show", `${again.id}:.vml/packages`]).toString(), "#vml-packages 1 rpm\n0:vml-test-tool-1.0-1.noarch\n");
 
   rpmInstall(root, buildRpm(t, "vml-extra", "2.0"));
-  const after = await commit(ctx(), { message: "a package", trigger: "manual", describe: true });
+  const after = await commit(await ctx(), { message: "a package", trigger: "manual", describe: true });
   assert.equal(sys.queries, 2);
   assert.deepEqual(after.changes?.packages.added, ["vml-extra.noarch 0:2.0-1"]);
 });

@@ -249,7 +249,7 @@ test("a restore shows the files it writes as they go out, never more than it wri
   assert.equal(agent(root, ["init"]).code, 0);
   fs.rmSync(`${root}/${W}`, { recursive: true });
   const io: Io = { sys: new QuickCountSystem(), out: () => undefined, err: () => undefined, stderrIsTTY: false, paths: [] };
-  const ctx = openContext(io, { root });
+  const ctx = await openContext(io, { root });
   const seen: { phase: string; total?: number; updates: number[] }[] = [];
   ctx.progress = {
     phase: (phase, total) => void seen.push({ phase, total, updates: [] }),

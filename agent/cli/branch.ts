@@ -15,7 +15,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (name: string | undefined, ref: string, _opts: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       if (name) {
         const id = await resolveRef(ctx.logbook, ref);
         await createLine(ctx.logbook, name, id);
@@ -34,7 +34,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (name: string, _opts: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g, true);
+      const ctx = await openContext(io, g, true);
       const report = await switchLine(ctx, name);
       if (g.json) printJson(io, { line: name, ...reportJson(report) });
       else io.out(`Now on line "${name}".\n${renderReport(report)}`);

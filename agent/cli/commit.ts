@@ -33,7 +33,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (opts: { message: string; keepEnv?: boolean; tag?: string; rescan?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g, true);
+      const ctx = await openContext(io, g, true);
       if (opts.tag) await checkTagFree(ctx.logbook, opts.tag);
       const record = (hints?: string[]) => commit(ctx, { message: opts.message, trigger: "manual", keepEnv: opts.keepEnv, describe: true, hints: opts.rescan ? undefined : hints });
       const res = io.daemon ? await io.daemon.userTurn(record) : await record();

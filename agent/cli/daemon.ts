@@ -38,7 +38,7 @@ cron schedules from schedule_snapshot, schedule_rescan (default every 30 minutes
 with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
     .action(async (_opts: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       ctx.logbook.requireExists();
       // The watcher and the schedules are loaded only here: every other command starts without them.
       const { Daemon } = await import("../daemon/daemon.js");
@@ -54,12 +54,13 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
         ctx.sys.onSignal("SIGTERM", () => stop()),
         ctx.sys.onSignal("SIGINT", () => stop()),
         ctx.sys.onSignal("SIGHUP", () => {
-          try {
-            void daemon.reload(openContext(io, g));
-            line({ event: "reloaded" });
-          } catch (e) {
-            io.err(`vml-agent daemon: configuration not reloaded, the previous one stays: ${(e as Error).message}\n`);
-          }
+          openContext(io, g).then(
+            (next) => {
+              void daemon.reload(next);
+              line({ event: "reloaded" });
+            },
+            (e: unknown) => io.err(`vml-agent daemon: configuration not reloaded, the previous one stays: ${(e as Error).message}\n`),
+          );
         }),
       ];
       await daemon.start();

@@ -4,7 +4,7 @@ import { resolveRef } from "../core/history.js";
 import { removeSnapshots, type Removal } from "../core/rewrite.js";
 import { withLock } from "../core/snapshot.js";
 import { VmlError } from "../core/errors.js";
-import { LINE_PREFIX } from "../core/logbook.js";
+import { LINE_PREFIX, type Logbook } from "../core/logbook.js";
 import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
 
 export function renderRemoval(io: Io, r: Removal): void {
@@ -30,7 +30,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (ref: string | undefined, opts: { branch?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       const lb = ctx.logbook;
       if (!ref === !opts.branch) throw new VmlError("USAGE", "delete takes a snapshot, or --branch NAME");
       let removal: Removal;
@@ -52,7 +52,7 @@ export function register(program: Command, io: Io): void {
     });
 }
 
-async function otherRefs(lb: ReturnType<typeof openContext>["logbook"], line: string): Promise<string[]> {
+async function otherRefs(lb: Logbook, line: string): Promise<string[]> {
   const refs = (await lb.gitText(["for-each-ref", "--format=%(refname)", "refs/heads/", "refs/tags/", "refs/vml/"])).split("\n").filter(Boolean);
   return refs.filter((r) => r !== `${LINE_PREFIX}${line}`);
 }

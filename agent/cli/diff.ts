@@ -17,7 +17,7 @@ export function register(program: Command, io: Io): void {
     .action(async (refs: string[], opts: { patch?: boolean }, cmd: Command) => {
       if (refs.length > 2) throw new VmlError("USAGE", "diff takes at most two snapshots; put paths after --");
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       const lb = ctx.logbook;
       const a = await resolveRef(lb, refs[0] ?? "@");
       const live = !refs[1];

@@ -19,7 +19,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (ref: string, o: { output: string; from: string; thin?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       const id = await resolveRef(ctx.logbook, ref);
       const from = await resolveRef(ctx.logbook, o.from);
       const { file, header } = await exportSnapshots(ctx, { ref: id, from, line: await ctx.logbook.currentLine(), thin: Boolean(o.thin) });
@@ -40,7 +40,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (file: string, o: { as?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       ctx.logbook.requireExists();
       let data: Buffer;
       try {

@@ -15,7 +15,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (when: "pre" | "post", _opts: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       const r =
         when === "pre"
           ? await commit(ctx, { message: "before a package transaction", trigger: "package", keepEnv: true })

@@ -14,7 +14,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (opts: { base?: string; line: string }, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g, true);
+      const ctx = await openContext(io, g, true);
       if (opts.base) ctx.config.base = opts.base;
       const res = await init(ctx, opts.line);
       if (g.json) return printJson(io, { id: res.id, base: ctx.config.base, logbook: ctx.logbook.gitDir, files: res.scan.files, bytes: res.scan.bytes, ...scanJson(res.scan) });

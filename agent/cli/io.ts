@@ -1,12 +1,12 @@
 // What a command needs from its invocation: global options, output streams, the system.
 // Commands never reach for `process`; main.ts fills this in.
 import { Command } from "commander";
-import { loadConfig } from "../core/config.js";
+import { readConfig } from "../core/config-cache.js";
 import { contextOf, type Context, type Progress } from "../core/context.js";
 import { VmlError } from "../core/errors.js";
 import { Logbook } from "../core/logbook.js";
 import type { System } from "../platform/system.js";
-import { SHIPPED_RULES_DIR } from "../platform/paths.js";
+import { AGENT_VERSION, SHIPPED_RULES_DIR } from "../platform/paths.js";
 import { terminalProgress } from "./progress.js";
 
 export interface Io {
@@ -48,7 +48,7 @@ export function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
 }
 
-export function openContext(io: Io, g: GlobalOptions, withProgress = false): Context {
+export async function openContext(io: Io, g: GlobalOptions, withProgress = false): Promise<Context> {
   const { sys } = io;
   if (io.daemon) {
     // The caller's own system (their environment is recorded) over the daemon's configuration.
@@ -57,7 +57,7 @@ export function openContext(io: Io, g: GlobalOptions, withProgress = false): Con
   }
   const root = g.root.length > 1 ? g.root.replace(/\/+$/, "") : g.root;
   if (sys.lstat(root)?.kind !== "dir") throw new VmlError("NOT_A_DIRECTORY", `--root ${g.root}: not a directory`);
-  const config = loadConfig(sys, root, SHIPPED_RULES_DIR, g.config);
+  const config = await readConfig(sys, root, SHIPPED_RULES_DIR, AGENT_VERSION, g.config);
   const progress: Progress | undefined = withProgress && io.stderrIsTTY && !g.json ? terminalProgress(io, sys) : undefined;
   return contextOf(sys, root, config, Boolean(g.verbose), progress);
 }

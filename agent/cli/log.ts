@@ -16,7 +16,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (ref: string, opts: { maxCount?: number }, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       const list = await history(ctx.logbook, await resolveRef(ctx.logbook, ref), opts.maxCount);
       if (g.json) return printJson(io, { snapshots: list.map(snapshotJson) });
       for (const s of list) {

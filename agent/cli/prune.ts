@@ -23,7 +23,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", `\nBuckets (hour, day, week, month) are counted in UTC.\n${EXIT_HELP}`)
     .action(async (o: { keepLast?: number; keepHourly?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; keepTag?: string[]; dryRun?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       const r = await prune(ctx, { last: o.keepLast, hourly: o.keepHourly, daily: o.keepDaily, weekly: o.keepWeekly, monthly: o.keepMonthly, tags: o.keepTag }, Boolean(o.dryRun));
       if (g.json) return printJson(io, { dryRun: Boolean(o.dryRun), keep: r.keep, remove: r.remove, ...(r.removal ? removalJson(r.removal) : {}) });
       for (const k of r.keep) io.out(`keep   ${k.id.slice(0, 12)}  ${k.time}  ${k.reasons.join("; ")}\n`);

@@ -82,7 +82,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (ref: string, paths: string[], opts: { dryRun?: boolean; removePackages?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g, true);
+      const ctx = await openContext(io, g, true);
       const id = await resolveRef(ctx.logbook, ref);
       // "/" means everything: the same as no path at all.
       const all = [...paths, ...io.paths].map(guestRelative).filter((p) => p !== "").map((p) => Buffer.from(p));

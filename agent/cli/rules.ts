@@ -11,7 +11,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (paths: string[], _opts: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       const results = paths.map((p) => {
         const rel = guestRelative(p);
         const st = ctx.sys.lstat(`${ctx.root === "/" ? "" : ctx.root}/${rel}`);

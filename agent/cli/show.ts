@@ -13,7 +13,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (ref: string, _opts: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       const info = await snapshotInfo(ctx.logbook, await resolveRef(ctx.logbook, ref));
       const changes = await diffSnapshots(ctx.logbook, info.parent, info.id);
       if (g.json) return printJson(io, { ...snapshotJson(info), ...changesJson(changes) });

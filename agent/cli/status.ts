@@ -13,7 +13,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (opts: { rescan?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g, true);
+      const ctx = await openContext(io, g, true);
       ctx.logbook.requireExists();
       const since = (hints?: string[]) =>
         withLock(ctx, async () => {

@@ -14,7 +14,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (ref: string | undefined, name: string | undefined, _opts: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       if (ref && !name) throw new VmlError("USAGE", "tag takes a snapshot and a name: vml-agent tag REF NAME");
       if (ref && name) {
         const id = await resolveRef(ctx.logbook, ref);

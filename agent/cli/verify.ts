@@ -12,7 +12,7 @@ export function register(program: Command, io: Io): void {
     .addHelpText("after", EXIT_HELP)
     .action(async (_opts: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const ctx = openContext(io, g);
+      const ctx = await openContext(io, g);
       const r = await verify(ctx.logbook);
       if (g.json) printJson(io, { sound: r.problems.length === 0, ...r });
       else {

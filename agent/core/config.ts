@@ -6,6 +6,7 @@ import { VmlError } from "./errors.js";
 import { parseSize, type RuleSource } from "../model/rules.js";
 import { validate as validateCron } from "node-cron";
 import type { System } from "../platform/system.js";
+import { defaultConfigFile } from "./config-cache.js";
 
 export interface Config {
   configFile: string;
@@ -178,7 +179,7 @@ export function loadRuleSet(sys: System, dir: string, name: string): ShippedRule
 }
 
 export function loadConfig(sys: System, root: string, rulesDir: string, configFile?: string): Config {
-  const file = configFile ?? `${root === "/" ? "" : root}/etc/vml/agent.yaml`;
+  const file = configFile ?? defaultConfigFile(root);
   const found = sys.exists(file);
   if (configFile && !found) throw new VmlError("BAD_CONFIG", `${configFile}: no such configuration file`);
   const user: Partial<Config> & { extraDrop?: string[] } = {};

@@ -1,11 +1,11 @@
 // The logbook: a git repository at ROOT/var/lib/vml/logbook whose work tree is the guest root itself.
 // Native git does the work, run through System.exec: byte-exact stdin/stdout (paths with any bytes)
 // and an environment that pins git to the logbook's own configuration.
-import { createHash } from "node:crypto";
-import { deflateSync } from "node:zlib";
+import { deflateSync, inflateSync } from "node:zlib";
 import { VmlError } from "./errors.js";
 import type { ExecOptions, ExecResult, System } from "../platform/system.js";
 import type { Logger } from "../platform/log.js";
+import { objectBytes, objectId, parseObject, renderCommit, type CommitFields, type ObjectType } from "../model/git-object.js";
 import { parseScanCache, renderScanCache, type ScanCache } from "../capture/scan-cache.js";
 
 export const LOGBOOK_PATH = "/var/lib/vml/logbook";
@@ -136,21 +136,64 @@ export class Logbook {
   }
 
   /**
-   * Writes blobs as loose objects (zlib-deflated "blob SIZE\0DATA" at objects/XX/YYYY…), the format
-   * every git reads: the few small metadata records of a snapshot without a git process of their
-   * own. Flushed with the rest before the ref moves (docs/FORMAT.md, "Write ordering").
+   * Writes objects loose (zlib-deflated at objects/XX/YYYY…), the format every git reads: a
+   * snapshot's few small records and its commit without a git process each. Unflushed, they wait
+   * for the snapshot's one flush before the ref moves; `flush` puts each on disk at once, as git's
+   * own loose-object fsync does (docs/FORMAT.md, "Write ordering").
    */
-  writeBlobs(contents: Buffer[]): string[] {
+  writeObjects(type: ObjectType, contents: Buffer[], flush = false): string[] {
     return contents.map((data) => {
-      const head = Buffer.from(`blob ${data.length}\0`);
-      const id = createHash("sha1").update(head).update(data).digest("hex");
+      const id = objectId(type, data);
       const file = `${this.gitDir}/objects/${id.slice(0, 2)}/${id.slice(2)}`;
       if (this.sys.exists(file)) return id;
       this.sys.mkdir(`${this.gitDir}/objects/${id.slice(0, 2)}`, 0o755);
-      this.sys.writeFile(`${file}.tmp`, deflateSync(Buffer.concat([head, data])), 0o444);
-      this.sys.rename(`${file}.tmp`, file);
+      const deflated = deflateSync(objectBytes(type, data));
+      if (flush) this.sys.writeFileAtomic(file, deflated, 0o444);
+      else {
+        this.sys.writeFile(`${file}.tmp`, deflated, 0o444);
+        this.sys.rename(`${file}.tmp`, file);
+      }
       return id;
     });
+  }
+
+  /** Writes a commit object (see writeObjects); its id. */
+  writeCommit(fields: CommitFields, flush = false): string {
+    return this.writeObjects("commit", [renderCommit(fields)], flush)[0];
+  }
+
+  /**
+   * The commit HEAD names, read from git's files where they say it plainly (a loose or packed ref):
+   * null before the first snapshot, undefined when git must be asked.
+   */
+  headId(): string | null | undefined {
+    const head = this.readOwn("HEAD")?.toString().trim();
+    if (head === undefined) return undefined;
+    if (/^[0-9a-f]{40}$/.test(head)) return head;
+    if (!head.startsWith("ref: refs/")) return undefined;
+    const ref = head.slice("ref: ".length);
+    const loose = this.readOwn(ref)?.toString().trim();
+    if (loose !== undefined) return /^[0-9a-f]{40}$/.test(loose) ? loose : undefined;
+    const packed = this.readOwn("packed-refs")?.toString() ?? "";
+    const line = packed.split("\n").find((l) => l.endsWith(` ${ref}`));
+    return line ? line.slice(0, 40) : null;
+  }
+
+  /** An object's data when it is stored loose and of this type; undefined otherwise (git can still read it). */
+  readLooseObject(id: string, type: ObjectType): Buffer | undefined {
+    const stored = this.readOwn(`objects/${id.slice(0, 2)}/${id.slice(2)}`);
+    if (!stored) return undefined;
+    try {
+      return parseObject(type, inflateSync(stored));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A file of the logbook's own, or undefined when there is none. */
+  private readOwn(name: string): Buffer | undefined {
+    const file = `${this.gitDir}/${name}`;
+    return this.sys.exists(file) ? this.sys.readFile(file) : undefined;
   }
 
   /** The index file's identity: git replaces the file whenever it writes it. */

@@ -4,6 +4,7 @@
 import type { Context } from "./context.js";
 import { VmlError } from "./errors.js";
 import { BASE_REF, LINE_PREFIX, type Logbook } from "./logbook.js";
+import type { Ident } from "../model/git-object.js";
 
 const RENAMED = "vml-renamed";
 
@@ -19,12 +20,8 @@ interface CommitData {
   id: string;
   parent?: string;
   tree: string;
-  authorName: string;
-  authorEmail: string;
-  authorDate: string;
-  committerName: string;
-  committerEmail: string;
-  committerDate: string;
+  author: Ident;
+  committer: Ident;
   message: string;
 }
 
@@ -36,7 +33,7 @@ async function lineCommits(lb: Logbook, ref: string): Promise<CommitData[]> {
     .filter((r) => r.trim() !== "")
     .map((r) => {
       const [id, parents, tree, an, ae, ad, cn, ce, cd, ...msg] = r.split("\x1f");
-      return { id, parent: parents.split(" ")[0] || undefined, tree, authorName: an, authorEmail: ae, authorDate: ad, committerName: cn, committerEmail: ce, committerDate: cd, message: msg.join("\x1f") };
+      return { id, parent: parents.split(" ")[0] || undefined, tree, author: { name: an, email: ae, date: ad }, committer: { name: cn, email: ce, date: cd }, message: msg.join("\x1f") };
     });
 }
 
@@ -71,17 +68,8 @@ export async function removeSnapshots(ctx: Context, drop: Set<string>, dropLines
       if (id === undefined) {
         if (c.parent === parent) id = c.id;
         else {
-          id = await lb.gitText(["commit-tree", c.tree, ...(parent ? ["-p", parent] : []), "-F", "-"], {
-            input: c.message,
-            env: {
-              GIT_AUTHOR_NAME: c.authorName,
-              GIT_AUTHOR_EMAIL: c.authorEmail,
-              GIT_AUTHOR_DATE: c.authorDate,
-              GIT_COMMITTER_NAME: c.committerName,
-              GIT_COMMITTER_EMAIL: c.committerEmail,
-              GIT_COMMITTER_DATE: c.committerDate,
-            },
-          });
+          // Flushed one by one: the refs move before the purge's gc flushes the rest.
+          id = lb.writeCommit({ tree: c.tree, parents: parent ? [parent] : [], author: c.author, committer: c.committer, message: c.message }, true);
           result.renamed.set(c.id, id);
         }
         newId.set(c.id, id);

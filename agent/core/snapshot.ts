@@ -16,7 +16,8 @@ import { joinPath, parentKey, parseShard, renderShard, shardPath, shardsOf, STOR
 import { renderPackages } from "../model/packages.js";
 import { diffEnv, parseEnv, renderEnv } from "../model/env.js";
 import { renderCvmfs } from "../model/cvmfs.js";
-import { renderTrailers, type Trigger } from "../model/message.js";
+import { parseMessage, renderTrailers, type Trigger } from "../model/message.js";
+import { commitTreeAndMessage, objectId } from "../model/git-object.js";
 import { diffSnapshots, type Changes } from "./diff.js";
 
 export const FORMAT_FILE = ".vml/format";
@@ -34,10 +35,6 @@ export interface Staged {
   scan: ScanResult;
   /** Every object of the tree is already flushed to disk. */
   synced: boolean;
-}
-
-function blobId(content: Buffer): string {
-  return createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
 }
 
 /** The `.vml/` entries the index holds now: path → blob id (from the scan cache while it is valid). */
@@ -232,7 +229,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   // What the index holds for `.vml/` once this stage is done (kept in the scan cache).
   const metaIds = new Map<string, string>();
   for (const [path, content] of meta) {
-    const id = content ? blobId(content) : indexed.get(path)!;
+    const id = content ? objectId("blob", content) : indexed.get(path)!;
     metaIds.set(path, id);
     if (content && indexed.get(path) !== id) changed.push([path, content, id]);
   }
@@ -286,7 +283,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   let seen = 0;
   // Nothing read, nothing rendered anew (the daemon looked a moment ago): the index and its tree stand.
   const adding = total > 0 || changed.length > 0;
-  lb.writeBlobs(changed.map(([, content]) => content));
+  lb.writeObjects("blob", changed.map(([, content]) => content));
   // With nothing cached (the base snapshot, a recovery) most content is new: git then writes it into
   // one pack (bulk check-in) instead of a file per object, faster now and for every later read.
   const bulk = cache.dirs.size === 0 ? ["-c", "core.bigFileThreshold=1"] : [];
@@ -401,11 +398,19 @@ export interface Head {
   base: string;
 }
 
-/** The line's latest snapshot, its tree and base name, in one git call; undefined before the first. */
+/**
+ * The line's latest snapshot, its tree and base name; undefined before the first. Read from the
+ * logbook's files where they say it plainly (the latest snapshot is a loose object), else from git.
+ */
 async function readHead(lb: Logbook): Promise<Head | undefined> {
+  const id = lb.headId();
+  if (id === null) return undefined;
+  const data = id && lb.readLooseObject(id, "commit");
+  const commit = data && commitTreeAndMessage(data);
+  if (id && commit) return { id, tree: commit.tree, base: parseMessage(commit.message).meta.base ?? "" };
   const out = await lb.git(["log", "-1", "--format=%H%x00%T%x00%(trailers:key=Vml-Base,valueonly,separator=)", "HEAD", "--"], { allowFail: true });
-  const [id, tree, base] = out.toString().trim().split("\0");
-  return id ? { id, tree, base } : undefined;
+  const [gitId, tree, base] = out.toString().trim().split("\0");
+  return gitId ? { id: gitId, tree, base } : undefined;
 }
 
 export async function commit(ctx: Context, opts: CommitOptions & { describe?: boolean }): Promise<CommitResult & { changes?: Changes }> {
@@ -474,20 +479,13 @@ async function writeCommit(ctx: Context, { tree, synced }: Staged, head: Head | 
     host,
     agent: `vml-agent ${ctx.agentVersion}`,
   })}`;
-  // The commit object flushes itself (one object, one flush) while one flush of the file system
-  // puts every other object of the snapshot on disk: both before the ref that makes it exist.
-  const idP = lb.gitText(["-c", "core.fsync=loose-object,reference,index", "commit-tree", tree, ...(head ? ["-p", head.id] : []), "-F", "-"], {
-    input: message,
-    env: {
-      GIT_AUTHOR_NAME: user,
-      GIT_AUTHOR_EMAIL: `${user}@${host}`,
-      GIT_AUTHOR_DATE: date,
-      GIT_COMMITTER_NAME: "vml-agent",
-      GIT_COMMITTER_EMAIL: `vml-agent@${host}`,
-      GIT_COMMITTER_DATE: date,
-    },
-  });
-  const [id] = await Promise.all([idP, synced ? undefined : sys.syncFs(`${lb.gitDir}/objects`)]);
+  // Every object of the snapshot is on disk before the ref that makes it exist: flushed with the
+  // file system at once, or, when the rest already was, the commit alone.
+  const id = lb.writeCommit(
+    { tree, parents: head ? [head.id] : [], author: { name: user, email: `${user}@${host}`, date }, committer: { name: "vml-agent", email: `vml-agent@${host}`, date }, message },
+    synced,
+  );
+  if (!synced) await sys.syncFs(`${lb.gitDir}/objects`);
   // Compare-and-swap: a concurrent writer that moved the line makes this fail instead of losing work.
   await lb.git(["update-ref", "-m", `vml ${opts.trigger}`, "HEAD", id, head?.id ?? ZERO_ID]);
   if (ctx.ahead) ctx.ahead.head = { id, tree, base: head?.base || config.base };

@@ -1,0 +1,98 @@
+// The commit objects a snapshot writes itself are the ones native git writes for the same fields:
+// same bytes, same id, and git reads them back as sound.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { execFileSync } from "node:child_process";
+import { objectId, renderCommit, type CommitFields } from "../agent/model/git-object.js";
+import { Logbook } from "../agent/core/logbook.js";
+import { NodeSystem } from "../agent/platform/system.js";
+
+/** A bare repository where a Logbook on `root` looks for its logbook. */
+function gitRepo(t: { after(fn: () => void): void }): { root: string; git: (args: string[], env?: Record<string, string>, input?: string) => string } {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "vml-gitobj-"));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const gitDir = path.join(root, "var/lib/vml/logbook");
+  fs.mkdirSync(gitDir, { recursive: true });
+  const git = (args: string[], env: Record<string, string> = {}, input = "") =>
+    execFileSync("git", args, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", GIT_DIR: gitDir, GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", ...env }, input }).toString();
+  git(["init", "-q", "--bare"]);
+  return { root, git };
+}
+
+const IDENTS: [string, string][] = [
+  ["alice", "alice@cernvm"],
+  ["  .Alice Physicist, ", " <alice@cernvm>; "],
+  ["A<l>i\nce", "al<i>ce@cern\nvm"],
+  ["Zoë Ångström", "zoë@cernvm.example"],
+  ["'\"quoted\"'", "\\odd\\@host"],
+];
+
+test("a commit written in-process has the bytes and id git commit-tree gives the same fields", (t) => {
+  const { git } = gitRepo(t);
+  const tree = git(["mktree"], {}, "").trim();
+  const parent = git(["commit-tree", tree, "-m", "first"], { GIT_AUTHOR_NAME: "a", GIT_AUTHOR_EMAIL: "a@b", GIT_COMMITTER_NAME: "a", GIT_COMMITTER_EMAIL: "a@b" }).trim();
+  const messages = ["one line", "subject\n\nbody with  spaces  \n\nVml-Trigger: manual\nVml-Format: 1\n", "no final newline\n\n\n", "tab\there ünïcode"];
+  let n = 0;
+  for (const [name, email] of IDENTS) {
+    for (const message of messages) {
+      const fields: CommitFields = {
+        tree,
+        parents: n++ % 2 ? [parent] : [],
+        author: { name, email, date: "1700000000 +0000" },
+        committer: { name: "vml-agent", email: `vml-agent@${name}`, date: "1700000001 +0100" },
+        message,
+      };
+      const env = {
+        GIT_AUTHOR_NAME: fields.author.name,
+        GIT_AUTHOR_EMAIL: fields.author.email,
+        GIT_AUTHOR_DATE: fields.author.date,
+        GIT_COMMITTER_NAME: fields.committer.name,
+        GIT_COMMITTER_EMAIL: fields.committer.email,
+        GIT_COMMITTER_DATE: fields.committer.date,
+      };
+      const expected = git(["commit-tree", tree, ...fields.parents.flatMap((p) => ["-p", p]), "-F", "-"], env, message).trim();
+      const data = renderCommit(fields);
+      assert.equal(objectId("commit", data), expected, `${JSON.stringify(name)} / ${JSON.stringify(message)}`);
+      assert.equal(data.toString(), git(["cat-file", "commit", expected]));
+    }
+  }
+});
+
+test("a commit with no usable name is written under 'unknown' instead of failing, and git accepts it", (t) => {
+  const { root, git } = gitRepo(t);
+  const tree = git(["mktree"], {}, "").trim();
+  const lb = new Logbook(new NodeSystem(), root);
+  const id = lb.writeCommit({ tree, parents: [], author: { name: " <.,> ", email: "x@y", date: "1700000000 +0000" }, committer: { name: "vml-agent", email: "v@y", date: "1700000000 +0000" }, message: "m\n" }, true);
+  assert.match(git(["cat-file", "-p", id]), /^author unknown <x@y> 1700000000 \+0000$/m);
+  git(["update-ref", "refs/heads/main", id]);
+  git(["fsck", "--strict", "--no-dangling"]);
+});
+
+test("the head is read from git's files as git reads it: unborn, loose ref, packed ref, detached; packed objects are left to git", (t) => {
+  const { root, git } = gitRepo(t);
+  const lb = new Logbook(new NodeSystem(), root);
+  git(["symbolic-ref", "HEAD", "refs/heads/main"]);
+  assert.equal(lb.headId(), null);
+  const tree = git(["mktree"], {}, "").trim();
+  const ident = { name: "alice", email: "alice@cernvm", date: "1700000000 +0000" };
+  const first = lb.writeCommit({ tree, parents: [], author: ident, committer: ident, message: "first\n\nVml-Base: cernvm-5.1\n" });
+  git(["update-ref", "HEAD", first]);
+  assert.equal(lb.headId(), git(["rev-parse", "HEAD"]).trim());
+  assert.deepEqual(lb.readLooseObject(first, "commit"), Buffer.from(git(["cat-file", "commit", first])));
+  assert.equal(lb.readLooseObject(first, "blob"), undefined);
+
+  git(["pack-refs", "--all"]);
+  assert.equal(fs.existsSync(path.join(root, "var/lib/vml/logbook/refs/heads/main")), false);
+  assert.equal(lb.headId(), first);
+  git(["update-ref", "refs/heads/other", first]);
+  git(["symbolic-ref", "HEAD", "refs/heads/nothing-yet"]);
+  assert.equal(lb.headId(), null);
+
+  git(["update-ref", "--no-deref", "HEAD", first]);
+  assert.equal(lb.headId(), first);
+  git(["gc", "--quiet", "--prune=now"]);
+  assert.equal(lb.readLooseObject(first, "commit"), undefined);
+});
