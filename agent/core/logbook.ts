@@ -190,10 +190,13 @@ export class Logbook {
     }
   }
 
-  /** A file of the logbook's own, or undefined when there is none. */
+  /** A file of the logbook's own, or undefined when there is none (or it went while we looked). */
   private readOwn(name: string): Buffer | undefined {
-    const file = `${this.gitDir}/${name}`;
-    return this.sys.exists(file) ? this.sys.readFile(file) : undefined;
+    try {
+      return this.sys.readFile(`${this.gitDir}/${name}`);
+    } catch {
+      return undefined;
+    }
   }
 
   /** The index file's identity: git replaces the file whenever it writes it. */

@@ -2,7 +2,7 @@
 import type { Context } from "./context.js";
 import type { TimeWriter } from "../platform/system.js";
 import { commitLocked, stage, withLock } from "./snapshot.js";
-import { planFiles, type Refusal, type Step } from "./restore-plan.js";
+import { planFiles, type FilePlan, type Refusal, type Step } from "./restore-plan.js";
 import { applyFiles } from "./restore-apply.js";
 import { addCvmfsRepos, applyPackages, checkCvmfs, envScript, planPackages, readRecords, writeEnvScript, ENV_SCRIPT, type CvmfsReport, type PackagePlan, type PackageResult, type Records } from "./restore-state.js";
 
@@ -44,27 +44,34 @@ export async function restore(ctx: Context, opts: RestoreOptions): Promise<Resto
 }
 
 async function restoreLocked(ctx: Context, opts: RestoreOptions, times: TimeWriter | undefined): Promise<RestoreReport> {
-  let liveTree: string;
-  let before: string | undefined;
-  // A plan changes nothing: the environment the index holds stays the one recorded.
-  if (opts.dryRun) liveTree = (await stage(ctx, { keepEnv: true })).tree;
-  else {
-    const c = await commitLocked(ctx, { message: `before restoring ${opts.name}`, trigger: "restore" });
-    before = c.id;
-    liveTree = c.tree;
-  }
-  ctx.log.debug({ before }, "present recorded");
   const whole = opts.paths.length === 0;
   // Writing the environment script touches its folders: their recorded times are set again after.
   const scriptDirs = whole ? ["etc/profile.d", "etc"] : [];
   // The files' plan and the packages' (which queries the live package database) are made side by
-  // side. A snapshot's id names its tree wherever git wants one.
-  const recordsP = whole ? readRecords(ctx.logbook, opts.id) : Promise.resolve<Records>({});
-  const [plan, records, pkgPlan] = await Promise.all([
-    planFiles(ctx, opts.id, liveTree, opts.paths, scriptDirs),
-    recordsP,
-    whole ? recordsP.then((r) => planPackages(ctx, r.packages)) : undefined,
-  ]);
+  // side, from the present's tree as soon as it is written: the plan reads only, so it goes on
+  // while the present is published. A snapshot's id names its tree wherever git wants one.
+  let planned: { tree: string; plans: Promise<[FilePlan, Records, PackagePlan | undefined]> } | undefined;
+  const plansFor = (tree: string) => {
+    if (planned?.tree !== tree) {
+      const recordsP = whole ? readRecords(ctx.logbook, opts.id) : Promise.resolve<Records>({});
+      const plans = Promise.all([planFiles(ctx, opts.id, tree, opts.paths, scriptDirs), recordsP, whole ? recordsP.then((r) => planPackages(ctx, r.packages)) : undefined]);
+      // Awaited below; a failure meanwhile is not an unhandled one.
+      plans.catch(() => undefined);
+      planned = { tree, plans };
+    }
+    return planned.plans;
+  };
+  let before: string | undefined;
+  let liveTree: string;
+  // A plan changes nothing: the environment the index holds stays the one recorded.
+  if (opts.dryRun) liveTree = (await stage(ctx, { keepEnv: true })).tree;
+  else {
+    const c = await commitLocked(ctx, { message: `before restoring ${opts.name}`, trigger: "restore", staged: (tree) => void plansFor(tree) });
+    before = c.id;
+    liveTree = c.tree;
+  }
+  ctx.log.debug({ before }, "present recorded");
+  const [plan, records, pkgPlan] = await plansFor(liveTree);
   ctx.log.debug({ steps: plan.steps.length, refused: plan.refused.length }, "planned");
   const env = envScript(records.env, opts.id);
   const report: RestoreReport = {

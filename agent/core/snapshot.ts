@@ -338,6 +338,11 @@ export async function look(ctx: Context, against: string | undefined, opts: { hi
 export interface CommitOptions extends StageOptions {
   message: string;
   trigger: Trigger;
+  /**
+   * Told the present's tree as soon as it is written, before the snapshot is published: work that
+   * only reads (a restore's plan) goes on meanwhile.
+   */
+  staged?: (tree: string) => void;
 }
 
 export interface CommitResult {
@@ -446,6 +451,7 @@ export async function commitLocked(ctx: Context, opts: CommitOptions & { describ
   const known = ctx.ahead?.head;
   const headP = known ? Promise.resolve(known) : readHead(lb);
   const staged = await stage(ctx, opts);
+  opts.staged?.(staged.tree);
   let head = await headP;
   // "Nothing changed" is only said of the line as it is.
   if (known && head?.tree === staged.tree) head = await readHead(lb);
