@@ -47,6 +47,28 @@ test("a stale git index.lock from a dead process does not block the next commit"
   assert.deepEqual(c.json().modified, ["/etc/hosts"]);
 });
 
+test("an index changed by hand (git update-index on the logbook) is rebuilt, said once, and snapshots stay sound", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  // A path in the index that no shard lists: left alone, every later snapshot would carry it.
+  fs.writeFileSync(`${root}/home/alice/work/extra.txt`, "extra\n");
+  git(root, ["-C", root, "update-index", "--add", "home/alice/work/extra.txt"]);
+  fs.rmSync(`${root}/home/alice/work/extra.txt`);
+  fs.appendFileSync(`${root}/home/alice/work/ana.C`, "// more\n");
+  const c = agent(root, ["--json", "commit", "-m", "after a hand-made change to the index"]);
+  assert.equal(c.code, 0, c.stderr);
+  assert.deepEqual(c.json().modified, ["/home/alice/work/ana.C"]);
+  assert.match(c.stderr, /changed outside vml-agent/);
+  assert.equal(git(root, ["ls-tree", "-r", "--name-only", "HEAD", "home/alice/work/"]).toString(), "home/alice/work/ana.C\n");
+  const v = agent(root, ["verify"]);
+  assert.equal(v.code, 0, v.stdout);
+  // Rebuilt once, the index is trusted again without a word.
+  const again = agent(root, ["commit", "-m", "nothing changed"]);
+  assert.equal(again.code, 0);
+  assert.equal(again.stderr, "");
+});
+
 test("a writer waits for a live holder of the lock up to lock_wait, then gives up with one clear line", (t) => {
   const root = makeGuest();
   t.after(() => cleanup(root));

@@ -199,6 +199,15 @@ export class Logbook {
     }
   }
 
+  /**
+   * Brings the index back to the line's latest snapshot (empty before the first), keeping the stat
+   * of every entry that matches it (`git read-tree -m`): what a snapshot was not finishing, or what
+   * a git command run by hand put there, is gone, and unchanged files are not read again.
+   */
+  async resetIndex(): Promise<void> {
+    await this.git(this.headId() === null ? ["read-tree", "--empty"] : ["read-tree", "-m", "HEAD"]);
+  }
+
   /** The index file's identity: git replaces the file whenever it writes it. */
   indexStamp(): string | undefined {
     const st = this.sys.lstat(`${this.gitDir}/index`);

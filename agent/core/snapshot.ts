@@ -163,7 +163,16 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   ctx.progress?.phase("scanning");
   const racyAfter = BigInt(sys.now().getTime() - RACY_MS) * 1_000_000n;
   const owners = readOwners(sys, root);
-  const cache = lb.readScanCache(scanKey(ctx, owners));
+  let cache = lb.readScanCache(scanKey(ctx, owners));
+  if (cache.index !== undefined && cache.index !== lb.indexStamp()) {
+    // Written since the last snapshot by something else (a git command run on the logbook by hand,
+    // a snapshot that failed half-way): it may hold paths no shard lists, which no later snapshot
+    // would take out. It is brought back to the latest snapshot, and every folder is read.
+    ctx.log.warn("the logbook's index was changed outside vml-agent: rebuilt from the latest snapshot; every folder is read once");
+    await lb.resetIndex();
+    lb.dropScanCache();
+    cache = lb.readScanCache(cache.key);
+  }
   // Nothing has written the index since the cache was: what the cache says of it holds.
   const fresh = cache.index !== undefined && cache.index === lb.indexStamp();
   // git reads the index and stats the files it holds while the scan looks at the folders: two
@@ -360,7 +369,7 @@ export async function withLock<T>(ctx: Context, fn: () => Promise<T>, waitMs = c
     if (lock.recovered) {
       ctx.log.warn("recovered from an interrupted snapshot; rebuilding the logbook's index from the latest snapshot");
       ctx.logbook.dropScanCache();
-      if (await ctx.logbook.revParse("HEAD")) await ctx.logbook.git(["read-tree", "HEAD"]);
+      await ctx.logbook.resetIndex();
     }
     return await fn();
   } finally {
