@@ -6,7 +6,7 @@ import { contextOf, type Context, type Progress } from "../core/context.js";
 import { VmlError } from "../core/errors.js";
 import { Logbook } from "../core/logbook.js";
 import type { System } from "../platform/system.js";
-import { AGENT_VERSION, SHIPPED_RULES_DIR } from "../platform/paths.js";
+import { BUILD, SHIPPED_RULES_DIR } from "../platform/paths.js";
 import { terminalProgress } from "./progress.js";
 
 export interface Io {
@@ -57,7 +57,7 @@ export async function openContext(io: Io, g: GlobalOptions, withProgress = false
   }
   const root = g.root.length > 1 ? g.root.replace(/\/+$/, "") : g.root;
   if (sys.lstat(root)?.kind !== "dir") throw new VmlError("NOT_A_DIRECTORY", `--root ${g.root}: not a directory`);
-  const config = await readConfig(sys, root, SHIPPED_RULES_DIR, AGENT_VERSION, g.config);
+  const config = await readConfig(sys, root, SHIPPED_RULES_DIR, BUILD, g.config);
   const progress: Progress | undefined = withProgress && io.stderrIsTTY && !g.json ? terminalProgress(io, sys) : undefined;
   return contextOf(sys, root, config, Boolean(g.verbose), progress);
 }

@@ -19,7 +19,7 @@ interface Source {
 
 interface CacheFile {
   version: number;
-  /** What the cache was made for: the agent's version, the configuration file asked for, the rule sets' folder. */
+  /** What the cache was made for: the agent's build, the configuration file asked for, the rule sets' folder. */
   key: string;
   sources: Source[];
   config: Config;
@@ -38,11 +38,12 @@ export function defaultConfigFile(root: string): string {
 
 /**
  * The configuration for ROOT: ROOT/etc/vml/agent.yaml (or `configFile`) over the rule sets in
- * `rulesDir`, from the cache in the logbook while none of those files changed.
+ * `rulesDir`, from the cache in the logbook while none of those files changed and the cache was
+ * made by this `build` of the agent (another may read or default the configuration differently).
  */
-export async function readConfig(sys: System, root: string, rulesDir: string, agentVersion: string, configFile?: string): Promise<Config> {
+export async function readConfig(sys: System, root: string, rulesDir: string, build: string, configFile?: string): Promise<Config> {
   const cacheFile = `${root === "/" ? "" : root}${LOGBOOK_PATH}/${CACHE_NAME}`;
-  const key = JSON.stringify([agentVersion, configFile ?? defaultConfigFile(root), rulesDir]);
+  const key = JSON.stringify([build, configFile ?? defaultConfigFile(root), rulesDir]);
   const cached = readCache(sys, cacheFile, key);
   if (cached) return cached;
   const { loadConfig } = await import("./config.js");
