@@ -1,5 +1,5 @@
-// The configuration as the last command that parsed it left it (docs/FORMAT.md, "Configuration
-// cache"): a command whose configuration and rule sets have not changed since reads one small JSON
+// The configuration as the last command that parsed it left it (docs/FORMAT.md, "Configuration",
+// its cache): a command whose configuration and rule sets have not changed since reads one small JSON
 // file instead of parsing YAML, and never loads the parser at all. A cache, never the truth: any
 // doubt means the files are parsed again, and a configuration with an error is never cached.
 import type { Config } from "./config.js";
