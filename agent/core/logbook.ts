@@ -201,11 +201,12 @@ export class Logbook {
 
   /**
    * Brings the index back to the line's latest snapshot (empty before the first), keeping the stat
-   * of every entry that matches it (`git read-tree -m`): what a snapshot was not finishing, or what
-   * a git command run by hand put there, is gone, and unchanged files are not read again.
+   * of every entry that matches it: what a snapshot was not finishing, or what a git command run by
+   * hand put there, is gone, and unchanged files are not read again. `--reset`, not `-m`: -m
+   * refuses an entry that differs from HEAD when its file changed since.
    */
   async resetIndex(): Promise<void> {
-    await this.git(this.headId() === null ? ["read-tree", "--empty"] : ["read-tree", "-m", "HEAD"]);
+    await this.git(this.headId() === null ? ["read-tree", "--empty"] : ["read-tree", "--reset", "HEAD"]);
   }
 
   /** The index file's identity: git replaces the file whenever it writes it. */
