@@ -203,9 +203,11 @@ export class Logbook {
    * Brings the index back to the line's latest snapshot (empty before the first), keeping the stat
    * of every entry that matches it: what a snapshot was not finishing, or what a git command run by
    * hand put there, is gone, and unchanged files are not read again. `--reset`, not `-m`: -m
-   * refuses an entry that differs from HEAD when its file changed since.
+   * refuses an entry that differs from HEAD when its file changed since. The scan cache, which
+   * described the index as it was, goes with it.
    */
   async resetIndex(): Promise<void> {
+    this.dropScanCache();
     await this.git(this.headId() === null ? ["read-tree", "--empty"] : ["read-tree", "--reset", "HEAD"]);
   }
 

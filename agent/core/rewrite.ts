@@ -142,7 +142,6 @@ async function purge(ctx: Context): Promise<void> {
   const lb = ctx.logbook;
   await lb.git(["reflog", "expire", "--expire=now", "--expire-unreachable=now", "--all"]);
   // The index may still hold content of a removed latest snapshot; it is rebuilt from what is left.
-  lb.dropScanCache();
   await lb.resetIndex();
   await lb.gc("prune-now");
 }

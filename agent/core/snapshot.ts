@@ -170,8 +170,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
     // would take out. It is brought back to the latest snapshot, and every folder is read.
     ctx.log.warn("the logbook's index was changed outside vml-agent: rebuilt from the latest snapshot; every folder is read once");
     await lb.resetIndex();
-    lb.dropScanCache();
-    cache = lb.readScanCache(cache.key);
+    cache = { key: cache.key, dirs: new Map(), meta: new Map() };
   }
   // Nothing has written the index since the cache was: what the cache says of it holds.
   const fresh = cache.index !== undefined && cache.index === lb.indexStamp();
@@ -368,7 +367,6 @@ export async function withLock<T>(ctx: Context, fn: () => Promise<T>, waitMs = c
   try {
     if (lock.recovered) {
       ctx.log.warn("recovered from an interrupted snapshot; rebuilding the logbook's index from the latest snapshot");
-      ctx.logbook.dropScanCache();
       await ctx.logbook.resetIndex();
     }
     return await fn();
