@@ -270,3 +270,32 @@ test("a restore shows the files it writes as they go out, never more than it wri
   assert.ok(writing.updates.some((n) => n > 1 && n < written - 1), `counts seen: ${[...new Set(writing.updates)].join(" ")}`);
   assert.equal(fs.readdirSync(`${root}/${W}/d7`).length, 100);
 });
+
+test("which names share a file is restored too, when the content stays the same", (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, [`${W}/a.txt`]: "same\n", [`${W}/b.txt`]: "same\n", [`${W}/c.txt`]: "other\n" });
+  t.after(() => cleanup(root));
+  const ino = (name: string) => fs.statSync(`${root}/${W}/${name}`).ino;
+  assert.equal(agent(root, ["init"]).code, 0);
+  // b.txt becomes another name of a.txt: the same content, one file.
+  fs.rmSync(`${root}/${W}/b.txt`);
+  fs.linkSync(`${root}/${W}/a.txt`, `${root}/${W}/b.txt`);
+  const shared = agent(root, ["--json", "commit", "-m", "shared"]);
+  assert.equal(shared.code, 0, shared.stderr);
+  assert.equal(shared.json().unchanged, false, "a new sharing is a change");
+  const d = agent(root, ["diff", "base"]);
+  assert.match(d.stdout, /t\.\.\.\.\s+\/home\/alice\/work\/b\.txt\s+\(hard link of \/home\/alice\/work\/a\.txt\)/);
+
+  const back = agent(root, ["restore", "base"]);
+  assert.equal(back.code, 0, back.stdout + back.stderr);
+  assert.notEqual(ino("a.txt"), ino("b.txt"), "base: two files");
+  assert.equal(fs.readFileSync(`${root}/${W}/b.txt`, "utf8"), "same\n");
+  fs.appendFileSync(`${root}/${W}/a.txt`, "only a\n");
+  assert.equal(fs.readFileSync(`${root}/${W}/b.txt`, "utf8"), "same\n", "writing one leaves the other");
+  fs.writeFileSync(`${root}/${W}/a.txt`, "same\n");
+
+  const again = agent(root, ["restore", shared.json().id as string]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.equal(ino("a.txt"), ino("b.txt"), "the later snapshot: one file under two names");
+  assert.notEqual(ino("a.txt"), ino("c.txt"));
+  assert.equal(agent(root, ["diff", shared.json().id as string, "--", `/${W}`]).stdout.trim(), "No changes.");
+});

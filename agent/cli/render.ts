@@ -25,6 +25,8 @@ function detail(f: FileChange): string {
   if (f.flags[2] === "u") parts.push(`owner ${who(a.uid, a.user)} → ${who(b.uid, b.user)}`);
   if (f.flags[3] === "g") parts.push(`group ${who(a.gid, a.group)} → ${who(b.gid, b.group)}`);
   if (a.type === "l" && b.type === "l" && f.flags[0] === "c") parts.push(`→ ${escapeBytes(b.link!)}`);
+  if (b.type === "h" && f.flags[0] === "t") parts.push(`hard link of ${showPath(b.link!)}`);
+  else if (a.type === "h" && b.type === "f") parts.push("no longer a hard link");
   return parts.length ? `  (${parts.join(", ")})` : "";
 }
 

@@ -40,15 +40,17 @@ const IDS_AT = ":100644 100644 ".length;
 const ID_LENGTH = 40;
 
 async function diffTree(lb: Logbook, a: string, b: string): Promise<RawChange[]> {
-  const out = await lb.git(["diff-tree", "-r", "-z", "--no-renames", "--raw", a, b]);
+  // One conversion of the whole listing, then slices of it: a whole work area's listing is tens of
+  // thousands of records, and a conversion per field cost more than git's own work.
+  const out = (await lb.git(["diff-tree", "-r", "-z", "--no-renames", "--raw", a, b])).toString("latin1");
   const recs: RawChange[] = [];
   let pos = 0;
   while (pos < out.length) {
-    const end = out.indexOf(0, pos);
-    const pend = out.indexOf(0, end + 1);
+    const end = out.indexOf("\0", pos);
+    const pend = out.indexOf("\0", end + 1);
     const oldAt = pos + IDS_AT;
     const newAt = oldAt + ID_LENGTH + 1;
-    recs.push({ oldId: out.toString("latin1", oldAt, oldAt + ID_LENGTH), newId: out.toString("latin1", newAt, newAt + ID_LENGTH), key: out.toString("latin1", end + 1, pend) });
+    recs.push({ oldId: out.slice(oldAt, oldAt + ID_LENGTH), newId: out.slice(newAt, newAt + ID_LENGTH), key: out.slice(end + 1, pend) });
     pos = pend + 1;
   }
   return recs;
@@ -64,7 +66,10 @@ function flagsOf(a: Entry | undefined, b: Entry | undefined, contentChanged: boo
   if (!b) return "-....";
   const linkChanged = a.type === "l" && b.type === "l" && !a.link!.equals(b.link!);
   const largeChanged = a.type === "L" && b.type === "L" && a.size !== b.size;
-  const first = !sameKind(a, b) ? "t" : contentChanged || linkChanged || largeChanged ? "c" : ".";
+  // A file that became another name of a file, stopped being one, or now shares another file's
+  // content: the same content, but no longer the same file.
+  const sharingChanged = (a.type === "h" || b.type === "h") && !(a.type === b.type && a.link!.equals(b.link!));
+  const first = !sameKind(a, b) || sharingChanged ? "t" : contentChanged || linkChanged || largeChanged ? "c" : ".";
   const p = a.mode !== b.mode ? "p" : ".";
   const u = a.uid !== b.uid || a.user !== b.user ? "u" : ".";
   const g = a.gid !== b.gid || a.group !== b.group ? "g" : ".";

@@ -175,7 +175,13 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   // The rest is fetched here, each content once for all the names that hold it.
   const byBlob = new Map<string, Step[]>();
   const linked: Step[] = [];
+  // Names that share a file here but hold a file of their own in REF, with the same content.
+  const unshared: Step[] = [];
   for (const s of content) {
+    if (s.want!.type === "f" && !s.blob) {
+      unshared.push(s);
+      continue;
+    }
     // A hard link becomes a link to its first name (written first, or already in place); only
     // content that must be written is fetched.
     if (s.want!.type === "h" && (!s.blob || firstNames.has(s.want!.link!.toString("latin1")))) {
@@ -240,6 +246,18 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   } finally {
     await Promise.all(inflight);
     await writer.close();
+  }
+  // Before the links: a name linked to one of these shares its new file.
+  for (const s of unshared) {
+    await guarded(
+      s,
+      place(s, (t) => {
+        const live = abs(s.path);
+        if (sys.lstat(live)?.kind !== "file") throw new Error("not the regular file the present snapshot recorded");
+        sys.copyFile(live, t);
+      }),
+    );
+    advance(1);
   }
   for (const s of linked) {
     await guarded(s, place(s, (t) => sys.link(at(s.want!.link!), t)));

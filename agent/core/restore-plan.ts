@@ -153,7 +153,9 @@ function decide(c: FileChange): Decision {
   if (!h) return step("create");
   if (norm(w.type) !== norm(h.type)) return stored && !blob ? { reason: "content missing from the logbook" } : step("replace");
   const linkDiffers = (w.type === "h" && (h.type !== "h" || !h.link!.equals(w.link!))) || (w.type === "l" && !h.link!.equals(w.link!));
-  if ((stored && blob) || linkDiffers) return step("update");
+  // A name that shares a file now but not in REF becomes a file of its own (same content).
+  const unshare = w.type === "f" && h.type === "h";
+  if ((stored && blob) || linkDiffers || unshare) return step("update");
   if (metaDiffers(w, h)) return step("metadata");
   return undefined;
 }

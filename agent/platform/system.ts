@@ -77,6 +77,8 @@ export interface System {
   mkdirOne(path: BytePath | string, mode: number): void;
   symlink(target: BytePath, path: BytePath | string): void;
   link(existing: BytePath | string, path: BytePath | string): void;
+  /** A new file (it must not exist) with the content of a regular file. */
+  copyFile(from: BytePath | string, to: BytePath | string): void;
   /** Creates new files, several at once (see FileWriter). */
   fileWriter(): FileWriter;
   /** Renames, replacing the target entry itself (a symlink there is replaced, not followed). */
@@ -264,6 +266,10 @@ export class NodeSystem implements System {
 
   link(existing: BytePath | string, path: BytePath | string): void {
     fs.linkSync(existing, path);
+  }
+
+  copyFile(from: BytePath | string, to: BytePath | string): void {
+    fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL);
   }
 
   fileWriter(): FileWriter {
