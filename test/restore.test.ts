@@ -299,3 +299,17 @@ test("which names share a file is restored too, when the content stays the same"
   assert.notEqual(ino("a.txt"), ino("c.txt"));
   assert.equal(agent(root, ["diff", shared.json().id as string, "--", `/${W}`]).stdout.trim(), "No changes.");
 });
+
+test("a hard link in a folder that comes back is linked to its first name where that one stayed", (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, [`${W}/a.txt`]: "shared\n", [`${W}/sub/keep`]: "k\n" });
+  t.after(() => cleanup(root));
+  fs.linkSync(`${root}/${W}/a.txt`, `${root}/${W}/sub/h`);
+  assert.equal(agent(root, ["init"]).code, 0);
+  fs.renameSync(`${root}/${W}/sub`, `${root}/${W}/moved`);
+  fs.chmodSync(`${root}/${W}/a.txt`, 0o600);
+  const r = agent(root, ["restore", "base"]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(fs.statSync(`${root}/${W}/sub/h`).ino, fs.statSync(`${root}/${W}/a.txt`).ino, "one file under both names again");
+  assert.equal(fs.statSync(`${root}/${W}/a.txt`).mode & 0o7777, 0o644);
+  assert.ok(!fs.existsSync(`${root}/${W}/moved`));
+});

@@ -6,6 +6,7 @@ import type { Refusal, FilePlan, Step } from "./restore-plan.js";
 import { byKey } from "./diff.js";
 import { parseIdFile } from "../capture/owners.js";
 import { parentKey, type Entry } from "../model/manifest.js";
+import { escapeBytes } from "../model/escape.js";
 
 const SLASH = Buffer.from("/");
 const isAttributes = (key: string) => key === ".gitattributes" || key.endsWith("/.gitattributes");
@@ -160,6 +161,11 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
 
   const content = writes.filter((w) => w.want!.type === "f" || w.want!.type === "h");
   const firstNames = new Set(content.filter((w) => w.want!.type === "f").map((w) => w.key));
+  // A first name holds REF's file after the restore when it is written now, or is as REF has it.
+  const firstInPlace = (s: Step) => {
+    const first = s.want!.link!.toString("latin1");
+    return firstNames.has(first) || !plan.differing.has(first);
+  };
   // git is told where to write through its environment, which carries only text: a folder whose
   // name is not UTF-8 is written by this process.
   const gitWritable = new Map<string, string>();
@@ -184,8 +190,13 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     }
     // A hard link becomes a link to its first name (written first, or already in place); only
     // content that must be written is fetched.
-    if (s.want!.type === "h" && (!s.blob || firstNames.has(s.want!.link!.toString("latin1")))) {
+    if (s.want!.type === "h" && firstInPlace(s)) {
       linked.push(s);
+      continue;
+    }
+    if (s.want!.type === "h" && !s.blob) {
+      // Its content is already REF's; the file it shares in REF is not (left out of a partial restore).
+      fail(s.path, new Error(`kept as a file of its own: /${escapeBytes(s.want!.link!)}, whose file it shares in the snapshot, is not restored`));
       continue;
     }
     const r = stagedRootOf(s.key);

@@ -30,6 +30,11 @@ export interface FilePlan {
   refused: Refusal[];
   /** Folders whose own metadata is set last (children changed, or the folder itself differs). */
   folders: Located[];
+  /**
+   * Paths (latin1 keys) whose file is not REF's once the plan is applied as far as it goes without
+   * writing them: content or type differs, or only the metadata does and the path is left out.
+   */
+  differing: Set<string>;
 }
 
 const norm = (t: Entry["type"]) => (t === "h" || t === "L" ? "f" : t);
@@ -63,12 +68,13 @@ function metaDiffers(a: Entry, b: Entry): boolean {
 export async function planFiles(ctx: Context, ref: string, liveTree: string, scopePaths: Buffer[], ownFolders: string[] = []): Promise<FilePlan> {
   const lb = ctx.logbook;
   const changes = await diffSnapshots(lb, liveTree, ref);
-  const plan: FilePlan = { steps: [], refused: [], folders: [] };
+  const plan: FilePlan = { steps: [], refused: [], folders: [], differing: new Set() };
   const touched = new Set<string>(ownFolders);
   const scope = scopePaths.map((p) => p.toString("latin1"));
   for (const c of changes.files) {
     const key = c.key;
     const where = inScope(key, scope);
+    if (c.flags[0] !== "." || !where) plan.differing.add(key);
     if (!where) continue;
     if (!c.new && ownFolders.includes(key)) continue;
     if (c.new && !safePath(key)) {
