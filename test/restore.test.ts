@@ -313,3 +313,20 @@ test("a hard link in a folder that comes back is linked to its first name where 
   assert.equal(fs.statSync(`${root}/${W}/a.txt`).mode & 0o7777, 0o644);
   assert.ok(!fs.existsSync(`${root}/${W}/moved`));
 });
+
+test("a partial restore never changes a file outside its paths to restore a hard link, and says so", (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, [`${W}/a/first`]: "shared\n", [`${W}/b/keep`]: "k\n" });
+  t.after(() => cleanup(root));
+  fs.linkSync(`${root}/${W}/a/first`, `${root}/${W}/b/second`);
+  assert.equal(agent(root, ["init"]).code, 0);
+  // Both names see the edit: one file.
+  fs.writeFileSync(`${root}/${W}/a/first`, "edited\n");
+  const r = agent(root, ["--json", "restore", "base", `/${W}/b`]);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.equal(fs.readFileSync(`${root}/${W}/b/second`, "utf8"), "shared\n", "the restored name has the snapshot's content");
+  assert.equal(fs.readFileSync(`${root}/${W}/a/first`, "utf8"), "edited\n", "outside the paths: untouched");
+  assert.notEqual(fs.statSync(`${root}/${W}/a/first`).ino, fs.statSync(`${root}/${W}/b/second`).ino);
+  const report = r.json() as { notRestored: { path: string; reason: string }[] };
+  assert.deepEqual(report.notRestored.map((n) => n.path), [`/${W}/b/second`]);
+  assert.match(report.notRestored[0].reason, /file of its own: \/home\/alice\/work\/a\/first/);
+});

@@ -183,6 +183,8 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   const linked: Step[] = [];
   // Names that share a file here but hold a file of their own in REF, with the same content.
   const unshared: Step[] = [];
+  // Names that share a file in REF whose first name will not hold REF's file.
+  const alone: Step[] = [];
   for (const s of content) {
     if (s.want!.type === "f" && !s.blob) {
       unshared.push(s);
@@ -194,10 +196,11 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
       linked.push(s);
       continue;
     }
-    if (s.want!.type === "h" && !s.blob) {
-      // Its content is already REF's; the file it shares in REF is not (left out of a partial restore).
-      fail(s.path, new Error(`kept as a file of its own: /${escapeBytes(s.want!.link!)}, whose file it shares in the snapshot, is not restored`));
-      continue;
+    if (s.want!.type === "h") {
+      // The file it shares in REF is not REF's (left out of a partial restore, or not restorable):
+      // it gets REF's content as a file of its own, and the report says so.
+      alone.push(s);
+      if (!s.blob) continue;
     }
     const r = stagedRootOf(s.key);
     if (r !== undefined && gitWritable.has(r) && !isAttributes(s.key)) {
@@ -273,6 +276,10 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   for (const s of linked) {
     await guarded(s, place(s, (t) => sys.link(at(s.want!.link!), t)));
     advance(1);
+  }
+  for (const s of alone) {
+    if (s.blob && !done.includes(s)) continue;
+    fail(s.path, new Error(`${s.blob ? "written" : "kept"} as a file of its own: /${escapeBytes(s.want!.link!)}, whose file it shares in the snapshot, is not restored`));
   }
   progress?.done();
   // The disk takes the content while owners, modes and times are applied: the flush at the end
