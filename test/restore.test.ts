@@ -330,3 +330,30 @@ test("a partial restore never changes a file outside its paths to restore a hard
   assert.deepEqual(report.notRestored.map((n) => n.path), [`/${W}/b/second`]);
   assert.match(report.notRestored[0].reason, /file of its own: \/home\/alice\/work\/a\/first/);
 });
+
+test("a snapshot holding the folder of the environment script restores where that folder is gone, the script written into it", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  // A restore writes the script; the next snapshot records its folder (the script itself never).
+  assert.equal(agent(root, ["restore", "base"]).code, 0);
+  const later = agent(root, ["--json", "commit", "-m", "with the script"]).json().id as string;
+  assert.ok(fs.readFileSync(`${root}/etc/profile.d/vml-env.sh`, "utf8").includes("snapshot "), "the script was written");
+  fs.rmSync(`${root}/etc/profile.d`, { recursive: true });
+  const r = agent(root, ["restore", later]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(fs.readFileSync(`${root}/etc/profile.d/vml-env.sh`, "utf8"), new RegExp(`environment recorded in snapshot ${later}`));
+});
+
+test("the environment script is never written through a symlink leading out of the root", (t) => {
+  const root = makeGuest();
+  const outside = tempDir("vml-outside-");
+  t.after(() => [root, outside].forEach(cleanup));
+  assert.equal(agent(root, ["init"]).code, 0);
+  fs.symlinkSync(outside, `${root}/etc/profile.d`);
+  const r = agent(root, ["--json", "restore", "base"]);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.deepEqual(fs.readdirSync(outside), [], "nothing written outside the root");
+  const report = r.json() as { notRestored: { path: string; reason: string }[] };
+  assert.ok(report.notRestored.some((n) => n.path === "/etc/profile.d/vml-env.sh" && /symlink, not a folder/.test(n.reason)), JSON.stringify(report.notRestored));
+});

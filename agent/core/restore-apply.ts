@@ -86,7 +86,8 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   // place at once: it appears complete, and the files inside need no rename of their own.
   const newDirs = new Set(writes.filter((w) => w.action === "create" && w.want!.type === "d").map((w) => w.key));
   const staged = new Map<string, Buffer>();
-  for (const k of newDirs) if (!newDirs.has(parentKey(k))) staged.set(k, tmpName(Buffer.from(k, "latin1")));
+  // A folder that appeared since the plan (the environment script's, written meanwhile) is used as it is.
+  for (const k of newDirs) if (!newDirs.has(parentKey(k)) && sys.lstat(abs(Buffer.from(k, "latin1")))?.kind !== "dir") staged.set(k, tmpName(Buffer.from(k, "latin1")));
   // The staged folder a path is in, if any: asked for every path written, remembered per folder.
   const rootOfFolder = new Map<string, string | undefined>();
   const stagedRootOf = (k: string): string | undefined => {

@@ -128,10 +128,24 @@ export function envScript(text: string | undefined, refId: string): { text: stri
   return { text: lines.join("\n") + "\n", variables: names };
 }
 
+/**
+ * Makes sure a folder of the root (relative, "a/b") is a real folder all the way, creating what is
+ * missing: a symlink on the way could lead a write outside the root.
+ */
+function realFolder(ctx: Context, rel: string): string {
+  let at = ctx.root === "/" ? "" : ctx.root;
+  for (const name of rel.split("/")) {
+    at += `/${name}`;
+    const st = ctx.sys.lstat(at);
+    if (!st) ctx.sys.mkdirOne(at, 0o755);
+    else if (st.kind !== "dir") throw new Error(`${at.slice(ctx.root === "/" ? 0 : ctx.root.length)} is a ${st.kind}, not a folder: nothing is written through it`);
+  }
+  return at;
+}
+
 export function writeEnvScript(ctx: Context, text: string): void {
-  const r = ctx.root === "/" ? "" : ctx.root;
-  ctx.sys.mkdir(`${r}/etc/profile.d`, 0o755);
-  ctx.sys.writeFileAtomic(`${r}${ENV_SCRIPT}`, text, 0o644);
+  const dir = realFolder(ctx, "etc/profile.d");
+  ctx.sys.writeFileAtomic(`${dir}/${ENV_SCRIPT.slice(ENV_SCRIPT.lastIndexOf("/") + 1)}`, text, 0o644);
 }
 
 export interface CvmfsReport {
@@ -164,10 +178,9 @@ export async function checkCvmfs(ctx: Context, text: string | undefined): Promis
 
 /** Adds recorded repositories the restored configuration lacks (the last assignment wins). */
 export function addCvmfsRepos(ctx: Context, names: string[]): void {
-  const file = `${ctx.root === "/" ? "" : ctx.root}/etc/cvmfs/default.local`;
+  const file = `${realFolder(ctx, "etc/cvmfs")}/default.local`;
   const text = ctx.sys.exists(file) ? ctx.sys.readFile(file).toString() : "";
   const repos = [...new Set([...configuredRepos(text), ...names])];
   const sep = text === "" || text.endsWith("\n") ? "" : "\n";
-  ctx.sys.mkdir(file.slice(0, file.lastIndexOf("/")), 0o755);
   ctx.sys.writeFileAtomic(file, `${text}${sep}# added by vml-agent restore\nCVMFS_REPOSITORIES=${repos.join(",")}\n`, 0o644);
 }

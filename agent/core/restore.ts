@@ -88,18 +88,39 @@ async function restoreLocked(ctx: Context, opts: RestoreOptions, times: TimeWrit
   if (opts.dryRun) {
     if (whole) report.cvmfs = { ...(await checkCvmfs(ctx, records.cvmfs)), added: [] };
   } else {
-    if (env) writeEnvScript(ctx, env.text);
     const files = await applyFiles(ctx, plan, times!);
     report.steps = files.done;
     report.notRestored.push(...files.failed);
+    // Written once the folders are as REF has them (a symlink the restore replaced is never written
+    // through); the folders it writes in get their recorded times again.
+    if (env) {
+      try {
+        writeEnvScript(ctx, env.text);
+        const rootBuf = Buffer.from(ctx.root === "/" ? "" : ctx.root);
+        for (const f of plan.folders) {
+          if (scriptDirs.includes(f.path.toString("latin1"))) times!.set([{ path: Buffer.concat([rootBuf, Buffer.from("/"), f.path]), mtimeNs: f.entry.mtimeNs }]);
+        }
+      } catch (e) {
+        report.env = undefined;
+        report.notRestored.push({ path: Buffer.from(ENV_SCRIPT.slice(1)), reason: `environment not written: ${(e as Error).message}` });
+      }
+    }
     // Every time handed over is set before the disk is flushed.
     report.timesExact = await times!.close();
     ctx.log.debug("times set");
     if (pkgPlan) report.packages = { ...pkgPlan, ...(await applyPackages(ctx, pkgPlan, opts.removePackages)) };
     if (whole) {
       const first = await checkCvmfs(ctx, records.cvmfs);
-      if (first.missingConfig.length) addCvmfsRepos(ctx, first.missingConfig);
-      report.cvmfs = { ...(await checkCvmfs(ctx, records.cvmfs)), added: first.missingConfig };
+      let added = first.missingConfig;
+      if (added.length) {
+        try {
+          addCvmfsRepos(ctx, added);
+        } catch (e) {
+          added = [];
+          report.notRestored.push({ path: Buffer.from("etc/cvmfs/default.local"), reason: `repositories not added: ${(e as Error).message}` });
+        }
+      }
+      report.cvmfs = { ...(await checkCvmfs(ctx, records.cvmfs)), added };
     }
     await files.flushed;
     await ctx.sys.syncFs(ctx.root);
