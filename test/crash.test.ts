@@ -1,10 +1,14 @@
-// A commit killed at any point is harmless: nothing half-made is listed, the next run recovers.
+// A commit killed at any point is harmless: nothing half-made is listed, the next run recovers. Files
+// that go away while a snapshot looks at them never leave it half-recorded.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { spawn } from "node:child_process";
 import { AGENT, agent, cleanup, git, makeGuest, writeFixture, BASE_FIXTURE } from "./helpers/guest.js";
 import { waitFor } from "./helpers/wait.js";
+import { NodeSystem, type ExecOptions, type ExecResult } from "../agent/platform/system.js";
+import { openContext } from "../agent/cli/io.js";
+import { commit } from "../agent/core/snapshot.js";
 
 test("SIGKILL in the middle of a commit: the next commit recovers and the logbook is sound", async (t) => {
   const fixture = { ...BASE_FIXTURE } as Record<string, string | object>;
@@ -103,4 +107,34 @@ test("two commits started at the same moment are serialised, never interleaved",
   assert.equal(log.length, 2);
   assert.equal(log[1].id, base);
   git(root, ["fsck", "--no-dangling", "--strict"]);
+});
+
+/** Removes a file just before git first looks at the work area: a user deleting it mid-snapshot. */
+class RemovingSystem extends NodeSystem {
+  removed = 0;
+  constructor(private readonly victim: string) {
+    super();
+  }
+  exec(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult> {
+    if (args.includes("update-index") && args.includes("--add") && fs.existsSync(this.victim)) {
+      fs.rmSync(this.victim);
+      this.removed++;
+    }
+    return super.exec(cmd, args, opts);
+  }
+}
+
+test("a file removed between the snapshot's look and git's is left out of the snapshot, never half-recorded", async (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  fs.writeFileSync(`${root}/home/alice/work/fleeting.txt`, "here for a moment\n");
+  const sys = new RemovingSystem(`${root}/home/alice/work/fleeting.txt`);
+  const ctx = await openContext({ sys, out: () => undefined, err: () => undefined, stderrIsTTY: false, paths: [] }, { root });
+  const res = await commit(ctx, { message: "while a file goes away", trigger: "manual" });
+  assert.equal(sys.removed, 1, "the file went away mid-snapshot");
+  const v = agent(root, ["verify"]);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
+  const shown = agent(root, ["--json", "diff", "base", res.id]).json() as { files: { path: string }[] };
+  assert.ok(!shown.files.some((f) => f.path.endsWith("fleeting.txt")), "not recorded at all");
 });

@@ -192,20 +192,23 @@ export class Scanner {
   /**
    * After git indexed the files of the folders read: a file that changed between our look and git's
    * may be recorded with old metadata while git holds its new stat and would call it clean next time.
-   * Such a folder is read again by the next scan.
+   * Such a folder is read again by the next scan. Returns whether a stored file went away meanwhile:
+   * git may then have left it out while its folder's record lists it, and the look must be redone.
    */
-  confirm(): void {
+  confirm(): boolean {
+    let vanished = false;
     for (const w of this.result.dirs.values()) {
-      if (!w.entries || w.reread) continue;
+      if (!w.entries) continue;
       for (const e of w.entries) {
         if (!STORED_TYPES.has(e.type)) continue;
         const st = this.sys.lstat(this.abs(joinPath(w.dir, e.name)));
-        if (!st || this.racy(st)) {
-          w.reread = true;
-          break;
-        }
+        if (st && !this.racy(st)) continue;
+        w.reread = true;
+        if (!st) vanished = true;
+        else if (vanished) break;
       }
     }
+    return vanished;
   }
 
   private racy(st: Stat): boolean {

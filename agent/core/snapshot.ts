@@ -157,8 +157,24 @@ function splitNul(out: Buffer): Buffer[] {
   return paths;
 }
 
-/** Brings the logbook's index to the live state and writes its tree; no commit, no ref. */
+/** Looks this many times when files keep going away while a snapshot looks at them. */
+const STAGE_TRIES = 3;
+
+/**
+ * Brings the logbook's index to the live state and writes its tree; no commit, no ref. A stored file
+ * that went away between the look and git's makes the look start again (its folder then read anew),
+ * so that a folder's record never lists content the tree does not hold.
+ */
 export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Staged> {
+  for (let tries = 1; ; tries++) {
+    const staged = await stageOnce(ctx, opts);
+    if (!staged.vanished) return staged;
+    if (tries === STAGE_TRIES) throw new VmlError("CAPTURE_FAILED", `files kept going away while the snapshot looked at them (${tries} tries); nothing was recorded`);
+    ctx.log.debug({ tries }, "files went away during the look: looking again");
+  }
+}
+
+async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { vanished: boolean }> {
   const { sys, root, config, logbook: lb } = ctx;
   ctx.progress?.phase("scanning");
   const racyAfter = BigInt(sys.now().getTime() - RACY_MS) * 1_000_000n;
@@ -314,7 +330,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   ctx.log.debug("index updated");
   const same = !adding && !removing && fresh && cache.tree !== undefined;
   const treeP = same ? Promise.resolve(cache.tree!) : lb.gitText(["write-tree"]);
-  scanner.confirm();
+  const wentAway = scanner.confirm();
   const tree = await treeP;
   const wasSynced = same && cache.synced === true;
   if (opts.flush && !wasSynced) await sys.syncFs(`${lb.gitDir}/objects`);
@@ -324,7 +340,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   lb.writeScanCache(next);
   ctx.log.debug({ tree }, "tree written");
   ctx.progress?.done();
-  return { tree, scan: scanned, synced };
+  return { tree, scan: scanned, synced, vanished: wentAway };
 }
 
 /**
