@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { AGENT, agent, cleanup, git, makeGuest, writeFixture } from "./helpers/guest.js";
 
@@ -142,4 +142,20 @@ test("output into a pipe whose reader went away ends quietly; a slow reader gets
   const whole = counted("wc -c");
   assert.ok(whole > 4 * 65536);
   assert.equal(counted("(sleep 1; wc -c)"), whole);
+});
+
+test("a daemon that hangs up without answering gets one clear line and exit 1, never silence", async (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  fs.mkdirSync(`${root}/run/vml`, { recursive: true });
+  const sock = `${root}/run/vml/agent.sock`;
+  // A listener in a process of its own (the agent below runs synchronously): reads the request, hangs up.
+  const server = spawn(process.execPath, ["-e", `require("net").createServer((s) => s.once("data", () => s.end())).listen(${JSON.stringify(sock)}, () => console.log("up"))`], { stdio: ["ignore", "pipe", "inherit"] });
+  t.after(() => server.kill());
+  await new Promise((r) => server.stdout.once("data", r));
+  const r = agent(root, ["log"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^vml-agent: the daemon hung up before answering/);
+  assert.equal(r.stderr.trim().split("\n").length, 1);
 });

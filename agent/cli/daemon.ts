@@ -41,7 +41,9 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
       const ctx = await openContext(io, g);
       ctx.logbook.requireExists();
       // The watcher and the schedules are loaded only here: every other command starts without them.
-      const { Daemon } = await import("../daemon/daemon.js");
+      // The configuration parser is loaded now too: an update of the installed files while the daemon
+      // runs must not leave it unable to read a configuration that changed.
+      const [{ Daemon }] = await Promise.all([import("../daemon/daemon.js"), import("../core/config.js")]);
       const line = (o: Record<string, unknown>) => io.out(JSON.stringify({ time: ctx.sys.now().toISOString(), ...o }) + "\n");
       const daemon = new Daemon(ctx, {
         snapshot: (id, message, ms) => line({ event: "snapshot", id, message, ms }),
@@ -76,7 +78,14 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
           return reply({ exit: 2 });
         }
         ctx.log.debug({ command: cmd }, "request");
-        const code = await runCli(boundArgv(argv, ctx.root, g.config), { sys: new CallerSystem(env), out: (t) => reply({ out: t }), err: (t) => reply({ err: t }), stderrIsTTY: false, daemon });
+        let code: number;
+        try {
+          code = await runCli(boundArgv(argv, ctx.root, g.config), { sys: new CallerSystem(env), out: (t) => reply({ out: t }), err: (t) => reply({ err: t }), stderrIsTTY: false, daemon });
+        } catch (e) {
+          // Never a silent hang-up: the caller gets one line and the daemon goes on.
+          reply({ err: `vml-agent daemon: ${(e as Error).message}\n` });
+          code = 1;
+        }
         line({ event: "request", command: cmd, user: env.USER ?? null, exit: code });
         reply({ exit: code });
         // Collected once requests stop, when the command's frames are gone (they still hold its

@@ -36,5 +36,6 @@ export async function forwardToDaemon(sys: System, argv: string[], out: (t: stri
     if (typeof m.err === "string") err(m.err);
     if (typeof m.exit === "number") exit = m.exit;
   });
+  if (answered && exit === undefined) err("vml-agent: the daemon hung up before answering (stopped or restarted meanwhile?); run the command again\n");
   return answered ? (exit ?? 1) : undefined;
 }
