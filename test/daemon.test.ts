@@ -314,3 +314,26 @@ test("the shipped dnf and yum hook plugins are valid Python", () => {
     execFileSync("python3", ["-c", "import sys, ast; ast.parse(open(sys.argv[1]).read())", `${REPO}/${f}`]);
   }
 });
+
+test("a snapshot deleted behind the daemon's back (history rewritten) never trips its next commit", async (t) => {
+  const root = guest(t, { ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n" });
+  assert.equal(agent(root, ["init"]).code, 0);
+  const d = await watching(root);
+  const commitVia = (name: string) => {
+    fs.writeFileSync(`${root}/${W}/${name}`, `${name}\n`);
+    const c = agent(root, ["--json", "commit", "-m", name]);
+    assert.equal(c.code, 0, c.stderr);
+    return c.json().id as string;
+  };
+  commitVia("one.txt");
+  const latest = commitVia("two.txt");
+  // Not through the daemon: the snapshot it knows as the latest is gone, with what only it held.
+  const del = agent(root, ["delete", latest]);
+  assert.equal(del.code, 0, del.stdout + del.stderr);
+  commitVia("three.txt");
+  assert.equal(d.child.exitCode, null, `the daemon runs on: ${d.stderr()}`);
+  const v = agent(root, ["verify"]);
+  assert.equal(v.code, 0, v.stdout);
+  // two.txt's snapshot is gone; its file was there for the next one to record.
+  assert.deepEqual(agent(root, ["--json", "diff", "base", "@"]).json().added, [`/${W}/one.txt`, `/${W}/three.txt`, `/${W}/two.txt`]);
+});

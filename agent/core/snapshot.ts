@@ -482,6 +482,9 @@ export async function commitLocked(ctx: Context, opts: CommitOptions & { describ
     return { id: head.id, unchanged: true, parent: head.id, tree: staged.tree, scan: staged.scan };
   }
   const changesP = opts.describe ? describe(ctx, head?.tree, staged.tree) : undefined;
+  // Awaited once the snapshot is published. When the line moved (the retry below), it is dropped:
+  // the tree the daemon knew may be gone (a deleted snapshot's), which only this answer needed.
+  changesP?.catch(() => undefined);
   let id: string;
   try {
     id = await writeCommit(ctx, staged, head, opts);
