@@ -87,7 +87,11 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   const newDirs = new Set(writes.filter((w) => w.action === "create" && w.want!.type === "d").map((w) => w.key));
   const staged = new Map<string, Buffer>();
   // A folder that appeared since the plan (the environment script's, written meanwhile) is used as it is.
-  for (const k of newDirs) if (!newDirs.has(parentKey(k)) && sys.lstat(abs(Buffer.from(k, "latin1")))?.kind !== "dir") staged.set(k, tmpName(Buffer.from(k, "latin1")));
+  for (const k of newDirs) {
+    if (newDirs.has(parentKey(k))) continue;
+    const path = Buffer.from(k, "latin1");
+    if (sys.lstat(abs(path))?.kind !== "dir") staged.set(k, tmpName(path));
+  }
   // The staged folder a path is in, if any: asked for every path written, remembered per folder.
   const rootOfFolder = new Map<string, string | undefined>();
   const stagedRootOf = (k: string): string | undefined => {

@@ -132,7 +132,7 @@ export function envScript(text: string | undefined, refId: string): { text: stri
  * Makes sure a folder of the root (relative, "a/b") is a real folder all the way, creating what is
  * missing: a symlink on the way could lead a write outside the root.
  */
-function realFolder(ctx: Context, rel: string): string {
+function realFolder(ctx: Context, rel: string): void {
   let at = ctx.root === "/" ? "" : ctx.root;
   for (const name of rel.split("/")) {
     at += `/${name}`;
@@ -140,12 +140,11 @@ function realFolder(ctx: Context, rel: string): string {
     if (!st) ctx.sys.mkdirOne(at, 0o755);
     else if (st.kind !== "dir") throw new Error(`${at.slice(ctx.root === "/" ? 0 : ctx.root.length)} is a ${st.kind}, not a folder: nothing is written through it`);
   }
-  return at;
 }
 
 export function writeEnvScript(ctx: Context, text: string): void {
-  const dir = realFolder(ctx, "etc/profile.d");
-  ctx.sys.writeFileAtomic(`${dir}/${ENV_SCRIPT.slice(ENV_SCRIPT.lastIndexOf("/") + 1)}`, text, 0o644);
+  realFolder(ctx, "etc/profile.d");
+  ctx.sys.writeFileAtomic(`${ctx.root === "/" ? "" : ctx.root}${ENV_SCRIPT}`, text, 0o644);
 }
 
 export interface CvmfsReport {
@@ -178,7 +177,8 @@ export async function checkCvmfs(ctx: Context, text: string | undefined): Promis
 
 /** Adds recorded repositories the restored configuration lacks (the last assignment wins). */
 export function addCvmfsRepos(ctx: Context, names: string[]): void {
-  const file = `${realFolder(ctx, "etc/cvmfs")}/default.local`;
+  realFolder(ctx, "etc/cvmfs");
+  const file = `${ctx.root === "/" ? "" : ctx.root}/etc/cvmfs/default.local`;
   const text = ctx.sys.exists(file) ? ctx.sys.readFile(file).toString() : "";
   const repos = [...new Set([...configuredRepos(text), ...names])];
   const sep = text === "" || text.endsWith("\n") ? "" : "\n";
