@@ -156,3 +156,43 @@ test("a file turned into a folder and back is recorded each time", (t) => {
   assert.deepEqual(b.json().deleted, [`/${W}/ana.C/inner.C`]);
   assert.equal(git(root, ["show", `HEAD:${W}/ana.C`]).toString(), "back\n");
 });
+
+test("a guest's own .gitattributes never rewrite what is stored: line ends and keyword lines come back byte for byte", (t) => {
+  const attrs = "* text eol=lf\n*.id ident\n*.u16 working-tree-encoding=UTF-16LE\n";
+  const crlf = "first\r\nsecond\r\n";
+  const ident = "$Id: kept as it is $\n";
+  const u16 = Buffer.from("\ufeffwide\n", "utf16le").toString("latin1");
+  const root = makeGuest({ ...BASE_FIXTURE, [`${W}/repo/.gitattributes`]: attrs, [`${W}/repo/dos.txt`]: crlf, [`${W}/repo/v.id`]: ident });
+  t.after(() => cleanup(root));
+  fs.writeFileSync(`${root}/${W}/repo/w.u16`, u16, "latin1");
+  assert.equal(agent(root, ["init"]).code, 0);
+  const stored = (name: string) => git(root, ["cat-file", "blob", `HEAD:${W}/repo/${name}`]).toString("latin1");
+  assert.equal(stored("dos.txt"), crlf);
+  assert.equal(stored("v.id"), ident);
+  assert.equal(stored("w.u16"), u16);
+
+  fs.appendFileSync(`${root}/${W}/repo/dos.txt`, "third\r\n");
+  assert.equal(agent(root, ["commit", "-m", "more"]).code, 0);
+  assert.equal(stored("dos.txt"), `${crlf}third\r\n`);
+  fs.rmSync(`${root}/${W}/repo`, { recursive: true });
+  const r = agent(root, ["restore", "@"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fs.readFileSync(`${root}/${W}/repo/dos.txt`, "latin1"), `${crlf}third\r\n`);
+  assert.equal(fs.readFileSync(`${root}/${W}/repo/v.id`, "latin1"), ident);
+  assert.equal(fs.readFileSync(`${root}/${W}/repo/w.u16`, "latin1"), u16);
+});
+
+test("a logbook made before git was told to store raw content reads every file again once, and stores it raw", (t) => {
+  const root = makeGuest({ ...BASE_FIXTURE, [`${W}/repo/.gitattributes`]: "* text eol=lf\n", [`${W}/repo/dos.txt`]: "a\r\nb\r\n" });
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  // As such a logbook was: the attributes file absent, the content rewritten by the guest's attributes.
+  fs.rmSync(`${root}/var/lib/vml/logbook/info/attributes`);
+  fs.appendFileSync(`${root}/${W}/repo/dos.txt`, "c\r\n");
+  git(root, ["update-index", "--add", "--", `${W}/repo/dos.txt`]);
+  assert.equal(git(root, ["cat-file", "blob", `:${W}/repo/dos.txt`]).toString(), "a\nb\nc\n");
+  const r = agent(root, ["commit", "-m", "after the upgrade"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /content exactly as on disk/);
+  assert.equal(git(root, ["cat-file", "blob", `HEAD:${W}/repo/dos.txt`]).toString(), "a\r\nb\r\nc\r\n");
+});

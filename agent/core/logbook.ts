@@ -29,6 +29,15 @@ const REPO_CONFIG: [string, string][] = [
   ["vml.format", "1"],
 ];
 
+/**
+ * `info/attributes` outranks every `.gitattributes` in the work tree: without it, a guest's own
+ * repository checkout with `text`, `eol` or `ident` attributes would have git rewrite line ends or
+ * keyword lines of the content it stores, and the restore would not give back the bytes that were
+ * there (docs/FORMAT.md, "Repository").
+ */
+export const ATTRIBUTES_FILE = "info/attributes";
+const ATTRIBUTES = "* -text -crlf -eol -ident -filter -working-tree-encoding\n";
+
 /** Loose objects beyond which the daemon's housekeeping packs them (git's own default). */
 const GC_AUTO_LOOSE = 6700;
 
@@ -101,6 +110,19 @@ export class Logbook {
     this.sys.chmod(this.gitDir, 0o700);
     await this.git(["init", "--quiet", `--initial-branch=${line}`]);
     for (const [k, v] of REPO_CONFIG) await this.git(["config", k, v]);
+    this.ensureRawContent();
+  }
+
+  /**
+   * Makes git store content as it is on disk (ATTRIBUTES_FILE). True when the file had to be
+   * written: a logbook made before it may hold rewritten content, and its index vouches for it.
+   */
+  ensureRawContent(): boolean {
+    const file = `${this.gitDir}/${ATTRIBUTES_FILE}`;
+    if (this.readOwn(ATTRIBUTES_FILE)?.toString() === ATTRIBUTES) return false;
+    this.sys.mkdir(`${this.gitDir}/info`, 0o755);
+    this.sys.writeFileAtomic(file, ATTRIBUTES, 0o644);
+    return true;
   }
 
   async revParse(spec: string): Promise<string | undefined> {

@@ -180,7 +180,12 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   const racyAfter = BigInt(sys.now().getTime() - RACY_MS) * 1_000_000n;
   const owners = readOwners(sys, root);
   let cache = lb.readScanCache(scanKey(ctx, owners));
-  if (cache.index !== undefined && cache.index !== lb.indexStamp()) {
+  if (lb.ensureRawContent()) {
+    // Content indexed before git was told to keep it raw may have been rewritten: every file is read again.
+    ctx.log.warn("the logbook now stores content exactly as on disk (whatever .gitattributes say): every file is read once");
+    await lb.resetIndex();
+    cache = { key: cache.key, dirs: new Map(), meta: new Map() };
+  } else if (cache.index !== undefined && cache.index !== lb.indexStamp()) {
     // Written since the last snapshot by something else (a git command run on the logbook by hand,
     // a snapshot that failed half-way): it may hold paths no shard lists, which no later snapshot
     // would take out. It is brought back to the latest snapshot, and every folder is read.
