@@ -3,35 +3,13 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { AGENT, REPO, agent, cleanup, git, makeGuest, writeFixture, BASE_FIXTURE, type Fixture } from "./helpers/guest.js";
 import { waitFor } from "./helpers/wait.js";
+import { startDaemon, stopDaemon, untilWatching, type Running } from "./helpers/daemon.js";
 
 const W = "home/alice/work";
 const FAST = "mounts_table: /nonexistent\nwatch_settle: 0.3\nwatch_min_interval: 0\n";
-
-interface Running {
-  child: ChildProcess;
-  events: Record<string, unknown>[];
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function startDaemon(root: string): Running {
-  const child = spawn(process.execPath, [AGENT, "--root", root, "daemon"], { env: { PATH: process.env.PATH, HOME: "/root" } });
-  const events: Record<string, unknown>[] = [];
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => {
-    out += d;
-    const lines = out.split("\n");
-    out = lines.pop()!;
-    for (const l of lines) events.push(JSON.parse(l));
-  });
-  child.stderr!.on("data", (d) => (err += d));
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  return { child, events, stderr: () => err, exited };
-}
 
 /** The daemons started on each guest: stopped before the guest is removed, whatever the test did. */
 const daemonsOf = new Map<string, Running[]>();
@@ -41,10 +19,7 @@ function guest(t: TestContext, fixture?: Fixture): string {
   const root = makeGuest(fixture);
   daemonsOf.set(root, []);
   t.after(async () => {
-    for (const d of daemonsOf.get(root)!) {
-      d.child.kill("SIGKILL");
-      await d.exited;
-    }
+    for (const d of daemonsOf.get(root)!) await stopDaemon(d);
     daemonsOf.delete(root);
     cleanup(root);
   });
@@ -61,7 +36,7 @@ async function watchedGuest(t: TestContext, fixture: Fixture): Promise<{ root: s
 async function watching(root: string): Promise<Running> {
   const d = startDaemon(root);
   daemonsOf.get(root)!.push(d);
-  await waitFor(() => d.events.some((e) => e.event === "watching"), 30_000, "the daemon to watch");
+  await untilWatching(d);
   return d;
 }
 
@@ -336,4 +311,61 @@ test("a snapshot deleted behind the daemon's back (history rewritten) never trip
   assert.equal(v.code, 0, v.stdout);
   // two.txt's snapshot is gone; its file was there for the next one to record.
   assert.deepEqual(agent(root, ["--json", "diff", "base", "@"]).json().added, [`/${W}/one.txt`, `/${W}/three.txt`, `/${W}/two.txt`]);
+});
+
+test("commits through the daemon write their trees themselves and record exactly what git's look records", async (t) => {
+  const root = guest(t, {
+    ...BASE_FIXTURE,
+    "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n",
+    [`${W}/same.txt`]: "aaaa\n",
+    [`${W}/gone/x.txt`]: "x\n",
+    [`${W}/link`]: { symlink: "same.txt" },
+  });
+  assert.equal(agent(root, ["init"]).code, 0);
+  // Its log in a file: this test blocks while the daemon works (spawnSync), a pipe would fill.
+  const d = startDaemon(root, { VML_LOG_LEVEL: "debug" }, `${root}/tmp-daemon.log`);
+  daemonsOf.get(root)!.push(d);
+  await untilWatching(d);
+  const quickOnes = () => d.stderr().split("\n").filter((l) => l.includes("tree written the quick way")).length;
+
+  const commit = (m: string) => {
+    const c = agent(root, ["--json", "commit", "-m", m]);
+    assert.equal(c.code, 0, c.stderr);
+    return c.json() as { id: string; added: string[]; modified: string[]; deleted: string[]; metadata: string[] };
+  };
+
+  // The same size and the same time after the edit: the watch named it, so it is read again.
+  const st = fs.statSync(`${root}/${W}/same.txt`);
+  fs.writeFileSync(`${root}/${W}/same.txt`, "bbbb\n");
+  fs.utimesSync(`${root}/${W}/same.txt`, st.atime, st.mtime);
+  let c = commit("same size, same time");
+  assert.deepEqual(c.modified, [`/${W}/same.txt`]);
+  assert.equal(git(root, ["cat-file", "blob", `HEAD:${W}/same.txt`]).toString(), "bbbb\n");
+
+  // A new folder, one gone, a mode, a symlink's target.
+  writeFixture(root, { [`${W}/new/deep/a.C`]: "a\n" });
+  fs.rmSync(`${root}/${W}/gone`, { recursive: true });
+  fs.chmodSync(`${root}/${W}/ana.C`, 0o755);
+  fs.rmSync(`${root}/${W}/link`);
+  fs.symlinkSync("ana.C", `${root}/${W}/link`);
+  c = commit("shapes");
+  assert.deepEqual(c.added, [`/${W}/new`, `/${W}/new/deep`, `/${W}/new/deep/a.C`]);
+  assert.deepEqual(c.deleted, [`/${W}/gone`, `/${W}/gone/x.txt`]);
+  assert.deepEqual(c.modified, [`/${W}/link`]);
+  assert.ok(c.metadata.includes(`/${W}/ana.C`));
+  assert.equal(git(root, ["ls-tree", "HEAD", `${W}/ana.C`]).toString().split(" ")[0], "100755");
+  assert.equal(agent(root, ["verify"]).code, 0);
+  assert.equal(quickOnes(), 2, "the daemon wrote the trees");
+  // A name that is not UTF-8 reaches the watch mangled: that look goes git's way, the next is quick again.
+  writeFixture(root, { [`${W}/caf\xe9.txt`]: "latin1\n" });
+  assert.deepEqual(commit("latin1").added, [`/${W}/caf\\xe9.txt`]);
+  fs.appendFileSync(`${root}/${W}/new/deep/a.C`, "more\n");
+  assert.deepEqual(commit("after").modified, [`/${W}/new/deep/a.C`]);
+  assert.equal(quickOnes(), 3);
+
+  // With the daemon gone, git's look over everything finds nothing the snapshots missed.
+  await stopDaemon(d);
+  const s = agent(root, ["--json", "status"]).json() as { added: string[]; modified: string[]; deleted: string[] };
+  assert.deepEqual([s.added, s.modified, s.deleted], [[], [], []]);
+  assert.equal(agent(root, ["--json", "commit", "-m", "nothing"]).json().unchanged, true);
 });

@@ -357,3 +357,23 @@ test("the environment script is never written through a symlink leading out of t
   const report = r.json() as { notRestored: { path: string; reason: string }[] };
   assert.ok(report.notRestored.some((n) => n.path === "/etc/profile.d/vml-env.sh" && /symlink, not a folder/.test(n.reason)), JSON.stringify(report.notRestored));
 });
+
+test("content rewritten with the same size and time (its record unchanged) is shown by diff and restored", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  const file = `${root}/${W}/ana.C`;
+  const r0 = agent(root, ["--json", "init"]);
+  assert.equal(r0.code, 0, r0.stderr);
+  const base = r0.json().id as string;
+  const st = fs.statSync(file);
+  fs.writeFileSync(file, "void bad() {}\n");
+  fs.utimesSync(file, st.atime, st.mtime);
+  assert.equal(fs.statSync(file).size, st.size);
+  const c = agent(root, ["--json", "commit", "-m", "same size, same time"]).json() as { modified: string[] };
+  assert.deepEqual(c.modified, [`/${W}/ana.C`]);
+  const d = agent(root, ["diff", base]);
+  assert.match(d.stdout, /c\.\.\.\. {2}\/home\/alice\/work\/ana\.C/);
+  const r = agent(root, ["restore", base]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fs.readFileSync(file, "utf8"), "void ana() {}\n");
+});

@@ -5,7 +5,9 @@ import { RuleSet } from "../model/rules.js";
 import type { System } from "../platform/system.js";
 import { createLogger, type Logger } from "../platform/log.js";
 import { AGENT_VERSION } from "../platform/paths.js";
-import type { Changes } from "./diff.js";
+import type { Changes, RawChange } from "./diff.js";
+import type { TreeModel } from "./tree-model.js";
+import type { PendingIndex } from "./quick-trees.js";
 import type { Head } from "./snapshot.js";
 
 export interface Progress {
@@ -20,6 +22,14 @@ export interface Ahead {
   changes?: { from: string | undefined; to: string; changes: Changes };
   /** The line's latest snapshot as the daemon last saw it (another command may have moved it since). */
   head?: Head;
+  /** The last tree the daemon looked at, in memory (see quick-trees.ts). */
+  model?: TreeModel;
+  /** Records (manifest shards, packages, env, cvmfs) of that tree the daemon has at hand, by blob id. */
+  known?: Map<string, Buffer>;
+  /** What the last quick look changed, from the tree before it to its own. */
+  quick?: { from: string; to: string; raw: RawChange[] };
+  /** The index still to bring to the tree of the last quick look. */
+  pending?: PendingIndex;
 }
 
 export interface Context {

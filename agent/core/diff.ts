@@ -2,7 +2,7 @@
 // snapper's status flags), packages, environment variables and CernVM-FS repositories.
 import { ZERO_ID, type Logbook } from "./logbook.js";
 import { CVMFS_FILE, ENV_FILE, PACKAGES_FILE } from "./snapshot.js";
-import { MANIFEST_DIR, parseShard, type Entry } from "../model/manifest.js";
+import { bucketOf, MANIFEST_DIR, parseShard, shardPath, type Entry } from "../model/manifest.js";
 import { diffPackages, parsePackages, type PackageChanges } from "../model/packages.js";
 import { diffEnv, parseEnv, type EnvChanges } from "../model/env.js";
 import { diffCvmfs, parseCvmfs, type CvmfsChanges } from "../model/cvmfs.js";
@@ -28,7 +28,7 @@ export interface Changes {
   cvmfs: CvmfsChanges;
 }
 
-interface RawChange {
+export interface RawChange {
   oldId: string;
   newId: string;
   /** Latin1, as FileChange.key. */
@@ -82,6 +82,38 @@ function underAny(key: string, prefixes: string[]): boolean {
   return prefixes.some((p) => key === p || (key.length > p.length && key.startsWith(p) && key[p.length] === "/"));
 }
 
+/** Objects by id, from `known` where it has them and from the logbook in one read for the rest. */
+async function readKnown(lb: Logbook, ids: string[], known?: ReadonlyMap<string, Buffer>): Promise<(Buffer | undefined)[]> {
+  if (!known) return lb.readBlobs(ids);
+  const missing = ids.filter((id) => id !== "-" && id !== ZERO_ID && !known.has(id));
+  const read = await lb.readBlobs(missing);
+  const got = new Map(missing.map((id, i) => [id, read[i]]));
+  return ids.map((id) => known.get(id) ?? got.get(id));
+}
+
+/** The manifest entries of these paths (latin1 keys) in tree-ish `tree`, where it records them. */
+async function recordedEntries(lb: Logbook, tree: string, keys: string[]): Promise<Map<string, Entry>> {
+  const out = new Map<string, Entry>();
+  if (!keys.length) return out;
+  const split = (key: string) => {
+    const slash = key.lastIndexOf("/");
+    return { dir: Buffer.from(slash < 0 ? "" : key.slice(0, slash), "latin1"), name: Buffer.from(key.slice(slash + 1), "latin1") };
+  };
+  // A folder's one shard, or the bucket the name falls in when the folder was split.
+  const specs = keys.flatMap((key) => {
+    const { dir, name } = split(key);
+    return [`${tree}:${shardPath(dir)}`, `${tree}:${shardPath(dir, bucketOf(name))}`];
+  });
+  const blobs = await lb.readBlobs(specs);
+  keys.forEach((key, i) => {
+    const blob = blobs[2 * i] ?? blobs[2 * i + 1];
+    const name = split(key).name;
+    const e = blob && parseShard(blob.toString()).entries.find((x) => x.name.equals(name));
+    if (e) out.set(key, e);
+  });
+  return out;
+}
+
 const NO_ENTRIES: ReadonlyMap<string, Entry> = new Map();
 
 /** Byte order of paths, through their latin1 keys (one char per byte). */
@@ -89,7 +121,15 @@ export const byKey = (a: { key: string }, b: { key: string }): number => (a.key 
 
 /** Changes from tree-ish `a` to tree-ish `b`, optionally limited to paths (relative, no leading "/"). */
 export async function diffSnapshots(lb: Logbook, a: string | undefined, b: string, paths: Buffer[] = []): Promise<Changes> {
-  const raw = await diffTree(lb, a ?? EMPTY_TREE, b);
+  return changesOf(lb, await diffTree(lb, a ?? EMPTY_TREE, b), b, paths);
+}
+
+/**
+ * The changes that blob ids changing at these paths make, on the way to tree-ish `to`. `known`:
+ * contents at hand by blob id (records the caller just wrote or read); only the others are read
+ * from the logbook.
+ */
+export async function changesOf(lb: Logbook, raw: RawChange[], to: string, paths: Buffer[] = [], known?: ReadonlyMap<string, Buffer>): Promise<Changes> {
   const contentChanged = new Map<string, string>();
   const shards: RawChange[] = [];
   const special = new Map<string, RawChange>();
@@ -107,7 +147,7 @@ export async function diffSnapshots(lb: Logbook, a: string | undefined, b: strin
   // One read for every blob involved: shards first, then the packages, env and cvmfs records.
   const records = [PACKAGES_FILE, ENV_FILE, CVMFS_FILE].map((f) => special.get(f));
   const ids = [...shards, ...records].flatMap((s) => (s ? [s.oldId, s.newId] : ["-", "-"]));
-  const blobs = await lb.readBlobs(ids);
+  const blobs = await readKnown(lb, ids, known);
   const recordText = (k: number): [string | undefined, string | undefined] => {
     const at = shards.length * 2 + k * 2;
     return [blobs[at]?.toString(), blobs[at + 1]?.toString()];
@@ -139,6 +179,14 @@ export async function diffSnapshots(lb: Logbook, a: string | undefined, b: strin
     for (const [name, ea] of a0) compare(dir, name, ea, b0.get(name));
     for (const [name, eb] of b0) if (!a0.has(name)) compare(dir, name, undefined, eb);
   }
+  // Content that changed while its record did not (rewritten with the same size and time): its
+  // folder's record is the same on both sides, read from `to`.
+  const unrecorded = [...contentChanged.keys()].filter((key) => {
+    const slash = key.lastIndexOf("/");
+    const [dir, name] = slash < 0 ? ["", key] : [key.slice(0, slash), key.slice(slash + 1)];
+    return underAny(key, scope) && !before.get(dir)?.has(name) && !after.get(dir)?.has(name);
+  });
+  for (const [key, e] of await recordedEntries(lb, to, unrecorded)) compare(key.slice(0, Math.max(0, key.lastIndexOf("/"))), key.slice(key.lastIndexOf("/") + 1), e, e);
   files.sort(byKey);
 
   const [pa, pb] = recordText(0);

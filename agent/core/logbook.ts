@@ -168,12 +168,22 @@ export class Logbook {
       const id = objectId(type, data);
       const file = `${this.gitDir}/objects/${id.slice(0, 2)}/${id.slice(2)}`;
       if (this.sys.exists(file)) return id;
-      this.sys.mkdir(`${this.gitDir}/objects/${id.slice(0, 2)}`, 0o755);
-      const deflated = deflateSync(objectBytes(type, data));
-      if (flush) this.sys.writeFileAtomic(file, deflated, 0o444);
-      else {
-        this.sys.writeFile(`${file}.tmp`, deflated, 0o444);
-        this.sys.rename(`${file}.tmp`, file);
+      // Level 1, git's own for loose objects (core.looseCompression): they are repacked later anyway.
+      const deflated = deflateSync(objectBytes(type, data), { level: 1 });
+      const write = () => {
+        if (flush) this.sys.writeFileAtomic(file, deflated, 0o444);
+        else {
+          this.sys.writeFile(`${file}.tmp`, deflated, 0o444);
+          this.sys.rename(`${file}.tmp`, file);
+        }
+      };
+      try {
+        write();
+      } catch (e) {
+        // Its folder is made on the first object that needs it (git's prune removes empty ones).
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+        this.sys.mkdir(`${this.gitDir}/objects/${id.slice(0, 2)}`, 0o755);
+        write();
       }
       return id;
     });

@@ -12,13 +12,14 @@ import { readOwners, type Owners } from "../capture/owners.js";
 import { capturePackages, detectPackageFormat, packageDbStamp } from "../capture/packages.js";
 import { captureEnv } from "../capture/env.js";
 import { captureCvmfs } from "../capture/cvmfs.js";
-import { joinPath, parentKey, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES } from "../model/manifest.js";
+import { joinPath, keptShards, parentKey, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES } from "../model/manifest.js";
 import { renderPackages } from "../model/packages.js";
 import { diffEnv, parseEnv, renderEnv } from "../model/env.js";
 import { renderCvmfs } from "../model/cvmfs.js";
 import { parseMessage, renderTrailers, type Trigger } from "../model/message.js";
 import { commitTreeAndMessage, objectId } from "../model/git-object.js";
-import { diffSnapshots, type Changes } from "./diff.js";
+import { changesOf, diffSnapshots, type Changes } from "./diff.js";
+import { quickTree, settleIndex } from "./quick-trees.js";
 
 export const FORMAT_FILE = ".vml/format";
 export const PACKAGES_FILE = ".vml/packages";
@@ -91,6 +92,8 @@ export interface StageOptions {
   hints?: string[];
   /** Flush what was written before the scan cache says so (the daemon, ahead of a snapshot). */
   flush?: boolean;
+  /** The daemon's snapshot: with few folders to look at, its trees are written the quick way (quick-trees.ts). */
+  quick?: boolean;
 }
 
 /** Beyond this many folders to check, checking everything costs no more. */
@@ -118,12 +121,6 @@ function focusOf(hints: string[] | undefined, cache: ScanCache): Set<string> | u
 function scanKey(ctx: Context, owners: Owners): string {
   const rules = ctx.rules.rules.map((r) => `${r.action} ${r.pattern}`).join("\n");
   return createHash("sha1").update(`${rules}\0${ctx.config.sizeLimit}\0${owners.digest}`).digest("hex");
-}
-
-/** The indexed shards of a folder (one, or its buckets when it was split). */
-function keptShards(dir: Buffer, split: boolean, indexed: Map<string, string>): string[] {
-  const paths = split ? Array.from({ length: 256 }, (_, b) => shardPath(dir, b.toString(16).padStart(2, "0"))) : [shardPath(dir)];
-  return paths.filter((p) => indexed.has(p));
 }
 
 /**
@@ -176,6 +173,7 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
 
 async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { vanished: boolean }> {
   const { sys, root, config, logbook: lb } = ctx;
+  await settleIndex(ctx);
   ctx.progress?.phase("scanning");
   const racyAfter = BigInt(sys.now().getTime() - RACY_MS) * 1_000_000n;
   const owners = readOwners(sys, root);
@@ -291,6 +289,29 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
     }
   }
 
+  lb.writeObjects("blob", changed.map(([, content]) => content));
+  /** The scan cache once the index holds `tree`. */
+  const nextCache = (tree: string, synced: boolean): ScanCache => {
+    const next: ScanCache = { key: cache.key, dirs: new Map(), index: lb.indexStamp(), meta: metaIds, tree, synced, packages: packageStamp };
+    for (const [key, d] of scanned.dirs) next.dirs.set(key, { stamp: d.stamp, recorded: d.recorded, reread: d.reread, split: d.split });
+    return next;
+  };
+  if (opts.quick && ctx.ahead && direct && fresh && !ctx.progress) {
+    const hinted = new Set(opts.hints!.map((h) => Buffer.from(h, "utf8").toString("latin1")));
+    const indexStamp = lb.indexStamp();
+    const tree = await quickTree(ctx, { scanned, cache, indexed, meta, gone, removed, vanished, hinted });
+    if (tree !== undefined) {
+      // The same tree: the index holds it already.
+      const same = tree === cache.tree;
+      if (same) lb.writeScanCache(nextCache(tree, cache.synced === true));
+      else ctx.ahead.pending = { tree, indexStamp, next: nextCache(tree, false) };
+      ctx.log.debug({ tree }, "tree written the quick way");
+      // No second look (scanner.confirm): a file hashed here was checked after its read, and the
+      // others keep the content and the record of the last snapshot, which agree.
+      return { tree, scan: scanned, synced: same && cache.synced === true, vanished: false };
+    }
+  }
+
   const NUL = Buffer.from([0]);
   const nulList = (paths: Buffer[]) => Buffer.concat(paths.flatMap((p) => [p, NUL]));
   // Paths no longer recorded may still exist (now excluded, or over the size limit): force them out,
@@ -312,7 +333,6 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   let seen = 0;
   // Nothing read, nothing rendered anew (the daemon looked a moment ago): the index and its tree stand.
   const adding = total > 0 || changed.length > 0;
-  lb.writeObjects("blob", changed.map(([, content]) => content));
   // With nothing cached (the base snapshot, a recovery) most content is new: git then writes it into
   // one pack (bulk check-in) instead of a file per object, faster now and for every later read.
   const bulk = cache.dirs.size === 0 ? ["-c", "core.bigFileThreshold=1"] : [];
@@ -340,9 +360,7 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   const wasSynced = same && cache.synced === true;
   if (opts.flush && !wasSynced) await sys.syncFs(`${lb.gitDir}/objects`);
   const synced = wasSynced || Boolean(opts.flush);
-  const next: ScanCache = { key: cache.key, dirs: new Map(), index: lb.indexStamp(), meta: metaIds, tree, synced, packages: packageStamp };
-  for (const [key, d] of scanned.dirs) next.dirs.set(key, { stamp: d.stamp, recorded: d.recorded, reread: d.reread, split: d.split });
-  lb.writeScanCache(next);
+  lb.writeScanCache(nextCache(tree, synced));
   ctx.log.debug({ tree }, "tree written");
   ctx.progress?.done();
   return { tree, scan: scanned, synced, vanished: wentAway };
@@ -418,10 +436,12 @@ export async function prepare(ctx: Context, hints: string[]): Promise<void> {
   );
 }
 
-/** What changed between two trees, as worked out ahead when it was. */
+/** What changed between two trees, as worked out ahead, or from what the quick look changed, when it was. */
 function describe(ctx: Context, from: string | undefined, to: string): Promise<Changes> {
   const known = ctx.ahead?.changes;
   if (known && known.from === from && known.to === to) return Promise.resolve(known.changes);
+  const quick = ctx.ahead?.quick;
+  if (quick && quick.from === from && quick.to === to) return changesOf(ctx.logbook, quick.raw, to, [], ctx.ahead!.known);
   return diffSnapshots(ctx.logbook, from, to);
 }
 
@@ -478,7 +498,7 @@ export async function commitLocked(ctx: Context, opts: CommitOptions & { describ
   // The daemon knows the line's latest snapshot; the ref's compare-and-swap tells when it went stale.
   const known = ctx.ahead?.head;
   const headP = known ? Promise.resolve(known) : readHead(lb);
-  const staged = await stage(ctx, opts);
+  const staged = await stage(ctx, { ...opts, quick: Boolean(ctx.ahead) });
   opts.staged?.(staged.tree);
   let head = await headP;
   // "Nothing changed" is only said of the line as it is.

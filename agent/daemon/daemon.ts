@@ -6,7 +6,8 @@ import { dueAt, type SettleState } from "./settle.js";
 import { isPackageDb, watchTree, type Watch } from "./watcher.js";
 import { keepHeapSmall, releaseMemory } from "../platform/memory.js";
 import { prune } from "../core/prune.js";
-import { prepare } from "../core/snapshot.js";
+import { prepare, withLock } from "../core/snapshot.js";
+import { settleIndex } from "../core/quick-trees.js";
 import { tidy } from "../core/tidy.js";
 import { counted } from "../model/summary.js";
 import { SNAPSHOT_PROCESS } from "../platform/paths.js";
@@ -205,7 +206,16 @@ export class Daemon {
   async userTurn<T>(fn: (hints: string[] | undefined) => Promise<T>, peek = false): Promise<T> {
     // Events the kernel queued before the request came in are delivered first.
     await new Promise((r) => setImmediate(r));
-    return this.turn(fn, peek ? "keep" : "snapshot");
+    try {
+      return await this.turn(fn, peek ? "keep" : "snapshot");
+    } finally {
+      // Once the answer is on its way: the index catches up with a tree written the quick way.
+      if (this.ctx.ahead!.pending) setImmediate(() => void this.settle());
+    }
+  }
+
+  private async settle(): Promise<void> {
+    await this.turn(() => withLock(this.ctx, () => settleIndex(this.ctx), 0), "keep").catch((e: Error) => this.ctx.log.debug({ err: e.message }, "index not settled yet"));
   }
 
   /**
@@ -252,7 +262,13 @@ export class Daemon {
   private async snapshot(prefix: string, trigger: Trigger = "auto", hints?: string[]): Promise<void> {
     const started = this.ctx.sys.now().getTime();
     try {
-      const request: SnapshotRequest = { root: this.ctx.root, config: this.ctx.config, verbose: this.verbose, trigger, prefix, hints };
+      // The snapshot process trusts the index and the watch: the index first takes what a quick look
+      // of this one's took, or that process looks at everything.
+      const settled = await (this.ctx.ahead!.pending ? withLock(this.ctx, () => settleIndex(this.ctx)) : Promise.resolve()).then(
+        () => true,
+        () => false,
+      );
+      const request: SnapshotRequest = { root: this.ctx.root, config: this.ctx.config, verbose: this.verbose, trigger, prefix, hints: settled ? hints : undefined };
       // The snapshot process moves the line: what this process knew of it is out of date.
       this.ctx.ahead!.head = undefined;
       const r = (await this.ctx.sys.runChild(SNAPSHOT_PROCESS, [this.ctx.root], request)) as SnapshotReply;

@@ -2,7 +2,7 @@
 // commit) instead of starting a git process for each: "TYPE SIZE\0DATA", named by its SHA-1. Pure.
 import { createHash } from "node:crypto";
 
-export type ObjectType = "blob" | "commit";
+export type ObjectType = "blob" | "tree" | "commit";
 
 /** The bytes git hashes and stores (deflated) for an object. */
 export function objectBytes(type: ObjectType, data: Buffer): Buffer {

@@ -51,6 +51,12 @@ export function shardPath(dir: Buffer, bucket?: string): string {
   return `${MANIFEST_DIR}${hex.slice(0, 2)}/${hex.slice(2)}`;
 }
 
+/** The shards of a directory's record that a tree holds (`present`: its paths), one or its buckets when split. */
+export function keptShards(dir: Buffer, split: boolean, present: ReadonlyMap<string, string>): string[] {
+  const paths = split ? Array.from({ length: 256 }, (_, b) => shardPath(dir, b.toString(16).padStart(2, "0"))) : [shardPath(dir)];
+  return paths.filter((p) => present.has(p));
+}
+
 /** Splits one directory's entries into its shards (one, or 256 buckets for big directories). */
 export function shardsOf(dir: Buffer, entries: Entry[]): Shard[] {
   if (entries.length <= SHARD_SPLIT) return [{ dir, entries }];

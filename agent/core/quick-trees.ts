@@ -1,0 +1,184 @@
+// The daemon's quick way to a snapshot's tree: the few files a watch named are hashed here and the
+// trees above them written from the daemon's model of the last tree (tree-model.ts), instead of two
+// git processes each reading and writing the whole index. The index, git's stat cache, catches up
+// with the tree after the answer has gone (settleIndex), under the logbook's lock.
+import type { Context } from "./context.js";
+import type { RawChange } from "./diff.js";
+import { TreeModel, type TreeBlob } from "./tree-model.js";
+import { objectId } from "../model/git-object.js";
+import { joinPath, keptShards, parseShard, STORED_TYPES, type Entry } from "../model/manifest.js";
+import type { ScanResult } from "../capture/scan.js";
+import type { ScanCache } from "../capture/scan-cache.js";
+
+/** Files larger than this are left to git, which streams them; the quick way reads them whole. */
+const QUICK_MAX_BYTES = 1 << 20;
+/** Files to hash beyond which git's parallel, streaming way is the better one. */
+const QUICK_MAX_FILES = 2000;
+
+export interface QuickInput {
+  scanned: ScanResult;
+  /** The scan cache the look started from (the model's tree is its tree). */
+  cache: ScanCache;
+  /** The `.vml/` records of that tree: path → blob id. */
+  indexed: ReadonlyMap<string, string>;
+  /** The `.vml/` records now: content when rendered anew, undefined when kept. */
+  meta: ReadonlyMap<string, Buffer | undefined>;
+  /** `.vml/` records no longer in the tree. */
+  gone: string[];
+  /** Stored paths no longer stored (outside the folders read whole). */
+  removed: Buffer[];
+  /** Folders recorded before and gone now (latin1 keys). */
+  vanished: string[];
+  /** Paths the watch named (latin1 keys): always hashed anew. */
+  hinted: ReadonlySet<string>;
+}
+
+/** The index to bring to a tree the quick way wrote, and the scan cache to write once it is. */
+export interface PendingIndex {
+  tree: string;
+  /** The index as the look found it: anything else wrote it since, and it is theirs. */
+  indexStamp: string | undefined;
+  next: ScanCache;
+}
+
+/** git's mode for a stored entry. */
+function modeOf(e: Entry): string {
+  return e.type === "l" ? "120000" : e.mode & 0o100 ? "100755" : "100644";
+}
+
+const norm = (t: string) => (t === "h" ? "f" : t);
+
+/** The entry as recorded last time says the same of the file as now (its content is then the same). */
+function sameAsRecorded(old: Entry | undefined, now: Entry): boolean {
+  if (!old || norm(old.type) !== norm(now.type) || old.mtimeNs !== now.mtimeNs || old.size !== now.size || old.mode !== now.mode) return false;
+  return now.type !== "l" || Boolean(old.link?.equals(now.link!));
+}
+
+/** The model of `tree`, the one at hand when it is that tree's, else read from git. */
+async function modelOf(ctx: Context, tree: string): Promise<TreeModel | undefined> {
+  const held = ctx.ahead!.model;
+  if (held?.tree === tree) return held;
+  ctx.ahead!.model = undefined;
+  const model = TreeModel.parse(tree, await ctx.logbook.git(["ls-tree", "-r", "-t", "-z", "--full-tree", tree]));
+  ctx.ahead!.model = model;
+  return model;
+}
+
+/**
+ * The tree of the look the quick way, or undefined when it does not apply (then git writes it):
+ * a file too big or too many, or one that changed while it was read.
+ */
+export async function quickTree(ctx: Context, input: QuickInput): Promise<string | undefined> {
+  const { sys, root, logbook: lb } = ctx;
+  const { scanned, cache, indexed } = input;
+  if (cache.tree === undefined) return undefined;
+  const read = [...scanned.dirs].filter(([, d]) => d.entries);
+  const model = await modelOf(ctx, cache.tree);
+  if (!model) return undefined;
+
+  // What the last snapshot recorded of each folder read: unchanged entries keep their content. Every
+  // record of the tree is kept at hand (read once, with the model): a few MB for 100,000 files.
+  const known = ctx.ahead!.known ?? new Map<string, Buffer>();
+  const missing = [...indexed.values()].filter((id) => !known.has(id));
+  const fetched = await lb.readBlobs(missing);
+  missing.forEach((id, i) => fetched[i] && known.set(id, fetched[i]!));
+  const shardIds = read.flatMap(([key, d]) => keptShards(d.dir, cache.dirs.get(key)?.split ?? false, indexed).map((p) => indexed.get(p)!));
+  const recorded = new Map<string, Map<string, Entry>>();
+  for (const id of shardIds) {
+    const shard = parseShard(known.get(id)!.toString());
+    const key = shard.dir.toString("latin1");
+    const m = recorded.get(key) ?? new Map<string, Entry>();
+    for (const e of shard.entries) m.set(e.name.toString("latin1"), e);
+    recorded.set(key, m);
+  }
+
+  const rootBuf = Buffer.from(root === "/" ? "" : root);
+  const contents: Buffer[] = [];
+  const folders = new Map<string, Map<string, TreeBlob>>();
+  for (const [key, d] of read) {
+    const blobs = new Map<string, TreeBlob>();
+    const before = recorded.get(key);
+    for (const e of d.entries!) {
+      if (!STORED_TYPES.has(e.type)) continue;
+      const name = e.name.toString("latin1");
+      const path = joinPath(d.dir, e.name);
+      const pathKey = path.toString("latin1");
+      const kept = model.blob(pathKey);
+      const mode = modeOf(e);
+      if (kept && !input.hinted.has(pathKey) && sameAsRecorded(before?.get(name), e)) {
+        blobs.set(name, { mode, id: kept.id });
+        continue;
+      }
+      let content: Buffer;
+      if (e.type === "l") content = e.link!;
+      else {
+        if (e.size > QUICK_MAX_BYTES || contents.length >= QUICK_MAX_FILES) return undefined;
+        const abs = Buffer.concat([rootBuf, Buffer.from("/"), path]);
+        try {
+          content = sys.readFile(abs);
+        } catch {
+          return undefined;
+        }
+        // Changed, replaced or gone since the look: git's way, which the next look repeats, sorts it out.
+        const st = sys.lstat(abs);
+        if (st?.kind !== "file" || st.size !== content.length || st.mtimeNs !== e.mtimeNs || st.size !== e.size) return undefined;
+      }
+      contents.push(content);
+      blobs.set(name, { mode, id: objectId("blob", content) });
+    }
+    folders.set(key, blobs);
+  }
+
+  // From here on the model changes: nothing may give up half-way.
+  lb.writeObjects("blob", contents);
+  for (const [key, blobs] of folders) model.setFolderBlobs(key, blobs);
+  for (const key of input.vanished) model.dropFolder(key);
+  for (const p of input.removed) model.setBlob(p.toString("latin1"), undefined);
+  const next = new Map<string, Buffer>();
+  for (const [path, content] of input.meta) {
+    if (!content) continue;
+    const id = objectId("blob", content);
+    next.set(id, content);
+    model.setBlob(path, { mode: "100644", id });
+  }
+  for (const path of input.gone) model.setBlob(path, undefined);
+  const from = model.tree;
+  const raw: RawChange[] = [...model.takeChanges()].map(([key, [oldId, newId]]) => ({ key, oldId, newId }));
+  const tree = model.write((data) => lb.writeObjects("tree", [data])[0]);
+  // At hand next time: this tree's records, and those of the tree before still in it.
+  for (const id of indexed.values()) {
+    const content = known.get(id);
+    if (content) next.set(id, content);
+  }
+  ctx.ahead!.known = next;
+  ctx.ahead!.quick = { from, to: tree, raw };
+  return tree;
+}
+
+/**
+ * Brings the logbook's index to the tree the quick way wrote: git keeps the stat of every entry whose
+ * content is unchanged (`read-tree --reset`), the files hashed here are looked at again by git's next
+ * look. Left as it is when anything else wrote the index meanwhile (with a scan cache of its own).
+ * Under the logbook's lock. Until it is done, the index and the scan cache describe the tree before:
+ * a look trusting them and the watch (which named the changes since the quick look only) would miss
+ * what the quick look took, so when it fails, the next look reads everything.
+ */
+export async function settleIndex(ctx: Context): Promise<void> {
+  const pending = ctx.ahead?.pending;
+  if (!pending) return;
+  ctx.ahead!.pending = undefined;
+  const lb = ctx.logbook;
+  if (lb.indexStamp() !== pending.indexStamp) {
+    ctx.ahead!.model = undefined;
+    return;
+  }
+  try {
+    await lb.git(["read-tree", "--reset", pending.tree]);
+  } catch (e) {
+    lb.dropScanCache();
+    ctx.ahead!.model = undefined;
+    throw e;
+  }
+  lb.writeScanCache({ ...pending.next, index: lb.indexStamp() });
+  ctx.log.debug({ tree: pending.tree }, "index settled");
+}
