@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import { objectId, renderCommit, type CommitFields } from "../agent/model/git-object.js";
 import { Logbook } from "../agent/core/logbook.js";
 import { NodeSystem } from "../agent/platform/system.js";
+import { TreeModel } from "../agent/core/tree-model.js";
 
 /** A bare repository where a Logbook on `root` looks for its logbook. */
 function gitRepo(t: { after(fn: () => void): void }): { root: string; git: (args: string[], env?: Record<string, string>, input?: string) => string } {
@@ -95,4 +96,48 @@ test("the head is read from git's files as git reads it: unborn, loose ref, pack
   assert.equal(lb.headId(), first);
   git(["gc", "--quiet", "--prune=now"]);
   assert.equal(lb.readLooseObject(first, "commit"), undefined);
+});
+
+test("trees the daemon writes from its model are the trees git writes for the same entries", (t) => {
+  const { root, git } = gitRepo(t);
+  const lb = new Logbook(new NodeSystem(), root);
+  const blob = (s: string) => lb.writeObjects("blob", [Buffer.from(s)])[0];
+  // Names that sort differently as files and as folders ("a" and "a-b", "a.b" around "a/"), a
+  // name that is not UTF-8, executables, symlinks, deep and empty folders.
+  const entries: [string, string, string][] = [
+    ["a/x", "100644", blob("x")],
+    ["a-b", "100644", blob("a-b")],
+    ["a.b", "100755", blob("run")],
+    ["a0/y", "120000", blob("../a/x")],
+    ["deep/er/still/z", "100644", blob("z")],
+    [Buffer.from("caf\xe9/\xff", "latin1").toString("latin1"), "100644", blob("latin1")],
+    ["gone/soon", "100644", blob("soon")],
+  ];
+  const indexInfo = (list: [string, string, string][]) =>
+    Buffer.concat(list.map(([p, mode, id]) => Buffer.concat([Buffer.from(`${mode} ${id}\t`), Buffer.from(p, "latin1"), Buffer.from([0])])));
+  const env = { GIT_INDEX_FILE: path.join(root, "index") };
+  const gitTree = (list: [string, string, string][]) => {
+    fs.rmSync(env.GIT_INDEX_FILE, { force: true });
+    execFileSync("git", ["update-index", "-z", "--index-info"], { env: { ...process.env, GIT_DIR: path.join(root, "var/lib/vml/logbook"), ...env }, input: indexInfo(list) });
+    return git(["write-tree"], env).trim();
+  };
+  const first = gitTree(entries);
+  const model = TreeModel.parse(first, execFileSync("git", ["ls-tree", "-r", "-t", "-z", "--full-tree", first], { env: { ...process.env, GIT_DIR: path.join(root, "var/lib/vml/logbook") } }))!;
+  const store = (data: Buffer) => lb.writeObjects("tree", [data])[0];
+  assert.equal(model.write(store), first, "nothing changed: the same tree");
+
+  model.dropFolder("gone");
+  model.setBlob("a/x", { mode: "100755", id: blob("x2") });
+  model.setBlob("a/new/deeper", { mode: "100644", id: blob("new") });
+  model.setBlob("a-b", undefined);
+  const changed = entries
+    .filter(([p]) => p !== "gone/soon" && p !== "a-b")
+    .map(([p, m, id]): [string, string, string] => (p === "a/x" ? [p, "100755", blob("x2")] : [p, m, id]))
+    .concat([["a/new/deeper", "100644", blob("new")]]);
+  assert.equal(model.write(store), gitTree(changed));
+  assert.deepEqual([...model.takeChanges().keys()].sort(), ["a-b", "a/new/deeper", "a/x", "gone/soon"]);
+  assert.equal(git(["fsck", "--strict", "--no-dangling"]).trim(), "");
+
+  for (const [p] of changed) model.setBlob(p, undefined);
+  assert.equal(model.write(store), "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "everything gone: the empty tree");
 });

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "../platform/log.js";
 import { AGENT_VERSION } from "../platform/paths.js";
 import type { Changes, RawChange } from "./diff.js";
 import type { TreeModel } from "./tree-model.js";
+import type { Shard } from "../model/manifest.js";
 import type { PendingIndex } from "./quick-trees.js";
 import type { Head } from "./snapshot.js";
 
@@ -26,8 +27,8 @@ export interface Ahead {
   model?: TreeModel;
   /** Records (manifest shards, packages, env, cvmfs) of that tree the daemon has at hand, by blob id. */
   known?: Map<string, Buffer>;
-  /** What the last quick look changed, from the tree before it to its own. */
-  quick?: { from: string; to: string; raw: RawChange[] };
+  /** What the last quick look changed, from the tree before it to its own, and the shards it parsed or rendered, by blob id. */
+  quick?: { from: string; to: string; raw: RawChange[]; shards: Map<string, Shard> };
   /** The index still to bring to the tree of the last quick look. */
   pending?: PendingIndex;
 }

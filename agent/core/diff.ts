@@ -2,7 +2,7 @@
 // snapper's status flags), packages, environment variables and CernVM-FS repositories.
 import { ZERO_ID, type Logbook } from "./logbook.js";
 import { CVMFS_FILE, ENV_FILE, PACKAGES_FILE } from "./snapshot.js";
-import { bucketOf, MANIFEST_DIR, parseShard, shardPath, type Entry } from "../model/manifest.js";
+import { bucketOf, MANIFEST_DIR, parseShard, shardPath, type Entry, type Shard } from "../model/manifest.js";
 import { diffPackages, parsePackages, type PackageChanges } from "../model/packages.js";
 import { diffEnv, parseEnv, type EnvChanges } from "../model/env.js";
 import { diffCvmfs, parseCvmfs, type CvmfsChanges } from "../model/cvmfs.js";
@@ -124,12 +124,17 @@ export async function diffSnapshots(lb: Logbook, a: string | undefined, b: strin
   return changesOf(lb, await diffTree(lb, a ?? EMPTY_TREE, b), b, paths);
 }
 
+/** Records the caller has at hand by blob id (it just wrote or read them): contents, and shards parsed. */
+export interface AtHand {
+  contents: ReadonlyMap<string, Buffer>;
+  shards: ReadonlyMap<string, Shard>;
+}
+
 /**
- * The changes that blob ids changing at these paths make, on the way to tree-ish `to`. `known`:
- * contents at hand by blob id (records the caller just wrote or read); only the others are read
- * from the logbook.
+ * The changes that blob ids changing at these paths make, on the way to tree-ish `to`. Records not
+ * `atHand` are read from the logbook.
  */
-export async function changesOf(lb: Logbook, raw: RawChange[], to: string, paths: Buffer[] = [], known?: ReadonlyMap<string, Buffer>): Promise<Changes> {
+export async function changesOf(lb: Logbook, raw: RawChange[], to: string, paths: Buffer[] = [], atHand?: AtHand): Promise<Changes> {
   const contentChanged = new Map<string, string>();
   const shards: RawChange[] = [];
   const special = new Map<string, RawChange>();
@@ -147,15 +152,16 @@ export async function changesOf(lb: Logbook, raw: RawChange[], to: string, paths
   // One read for every blob involved: shards first, then the packages, env and cvmfs records.
   const records = [PACKAGES_FILE, ENV_FILE, CVMFS_FILE].map((f) => special.get(f));
   const ids = [...shards, ...records].flatMap((s) => (s ? [s.oldId, s.newId] : ["-", "-"]));
-  const blobs = await readKnown(lb, ids, known);
+  // Shards already parsed need no reading.
+  const blobs = await readKnown(lb, ids.map((id, i) => (i < shards.length * 2 && atHand?.shards.has(id) ? "-" : id)), atHand?.contents);
   const recordText = (k: number): [string | undefined, string | undefined] => {
     const at = shards.length * 2 + k * 2;
     return [blobs[at]?.toString(), blobs[at + 1]?.toString()];
   };
   for (let i = 0; i < shards.length * 2; i++) {
     const blob = blobs[i];
-    if (!blob) continue;
-    const shard = parseShard(blob.toString());
+    const shard = atHand?.shards.get(ids[i]) ?? (blob && parseShard(blob.toString()));
+    if (!shard) continue;
     const key = shard.dir.toString("latin1");
     dirs.add(key);
     const side = i % 2 === 0 ? before : after;

@@ -6,7 +6,7 @@ import type { Context } from "./context.js";
 import type { RawChange } from "./diff.js";
 import { TreeModel, type TreeBlob } from "./tree-model.js";
 import { objectId } from "../model/git-object.js";
-import { joinPath, keptShards, parseShard, STORED_TYPES, type Entry } from "../model/manifest.js";
+import { joinPath, keptShards, parseShard, STORED_TYPES, type Entry, type Shard } from "../model/manifest.js";
 import type { ScanResult } from "../capture/scan.js";
 import type { ScanCache } from "../capture/scan-cache.js";
 
@@ -23,6 +23,8 @@ export interface QuickInput {
   indexed: ReadonlyMap<string, string>;
   /** The `.vml/` records now: content when rendered anew, undefined when kept. */
   meta: ReadonlyMap<string, Buffer | undefined>;
+  /** The shards among them, as rendered. */
+  rendered: ReadonlyMap<string, Shard>;
   /** `.vml/` records no longer in the tree. */
   gone: string[];
   /** Stored paths no longer stored (outside the folders read whole). */
@@ -84,8 +86,11 @@ export async function quickTree(ctx: Context, input: QuickInput): Promise<string
   missing.forEach((id, i) => fetched[i] && known.set(id, fetched[i]!));
   const shardIds = read.flatMap(([key, d]) => keptShards(d.dir, cache.dirs.get(key)?.split ?? false, indexed).map((p) => indexed.get(p)!));
   const recorded = new Map<string, Map<string, Entry>>();
+  // Both sides of every shard that changed, parsed, for the description of the change.
+  const shards = new Map<string, Shard>();
   for (const id of shardIds) {
     const shard = parseShard(known.get(id)!.toString());
+    shards.set(id, shard);
     const key = shard.dir.toString("latin1");
     const m = recorded.get(key) ?? new Map<string, Entry>();
     for (const e of shard.entries) m.set(e.name.toString("latin1"), e);
@@ -101,8 +106,7 @@ export async function quickTree(ctx: Context, input: QuickInput): Promise<string
     for (const e of d.entries!) {
       if (!STORED_TYPES.has(e.type)) continue;
       const name = e.name.toString("latin1");
-      const path = joinPath(d.dir, e.name);
-      const pathKey = path.toString("latin1");
+      const pathKey = key ? `${key}/${name}` : name;
       const kept = model.blob(pathKey);
       const mode = modeOf(e);
       if (kept && !input.hinted.has(pathKey) && sameAsRecorded(before?.get(name), e)) {
@@ -113,7 +117,7 @@ export async function quickTree(ctx: Context, input: QuickInput): Promise<string
       if (e.type === "l") content = e.link!;
       else {
         if (e.size > QUICK_MAX_BYTES || contents.length >= QUICK_MAX_FILES) return undefined;
-        const abs = Buffer.concat([rootBuf, Buffer.from("/"), path]);
+        const abs = Buffer.concat([rootBuf, Buffer.from("/"), joinPath(d.dir, e.name)]);
         try {
           content = sys.readFile(abs);
         } catch {
@@ -139,6 +143,8 @@ export async function quickTree(ctx: Context, input: QuickInput): Promise<string
     if (!content) continue;
     const id = objectId("blob", content);
     next.set(id, content);
+    const shard = input.rendered.get(path);
+    if (shard) shards.set(id, shard);
     model.setBlob(path, { mode: "100644", id });
   }
   for (const path of input.gone) model.setBlob(path, undefined);
@@ -151,7 +157,7 @@ export async function quickTree(ctx: Context, input: QuickInput): Promise<string
     if (content) next.set(id, content);
   }
   ctx.ahead!.known = next;
-  ctx.ahead!.quick = { from, to: tree, raw };
+  ctx.ahead!.quick = { from, to: tree, raw, shards };
   return tree;
 }
 

@@ -12,7 +12,7 @@ import { readOwners, type Owners } from "../capture/owners.js";
 import { capturePackages, detectPackageFormat, packageDbStamp } from "../capture/packages.js";
 import { captureEnv } from "../capture/env.js";
 import { captureCvmfs } from "../capture/cvmfs.js";
-import { joinPath, keptShards, parentKey, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES } from "../model/manifest.js";
+import { joinPath, keptShards, parentKey, parseShard, renderShard, shardPath, shardsOf, STORED_TYPES, type Shard } from "../model/manifest.js";
 import { renderPackages } from "../model/packages.js";
 import { diffEnv, parseEnv, renderEnv } from "../model/env.js";
 import { renderCvmfs } from "../model/cvmfs.js";
@@ -231,7 +231,8 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
 
   // Metadata records by path in the tree; a folder the cache vouched for keeps its indexed shards.
   const meta = new Map<string, Buffer | undefined>();
-  const shardDirs = new Map<string, string>();
+  /** The shards rendered anew, by path. */
+  const rendered = new Map<string, Shard>();
   meta.set(FORMAT_FILE, Buffer.from(FORMAT_TEXT));
   for (const [key, d] of scanned.dirs) {
     if (!d.recorded) continue;
@@ -240,7 +241,7 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
       for (const s of shardsOf(d.dir, d.entries)) {
         const p = shardPath(s.dir, s.bucket);
         meta.set(p, Buffer.from(renderShard(s)));
-        shardDirs.set(p, key);
+        rendered.set(p, s);
       }
     }
   }
@@ -272,7 +273,7 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   // Other stored paths that vanished can only be in shards that went, or of folders whose names
   // changed or that hold entries no longer stored (a file grown over the limit): read those old shards.
   const lostNames = (p: string) => {
-    const d = scanned.dirs.get(shardDirs.get(p) ?? "");
+    const d = scanned.dirs.get(rendered.get(p)?.dir.toString("latin1") ?? "");
     return !d?.entries || d.changed || d.entries.some((e) => e.type !== "d" && !STORED_TYPES.has(e.type));
   };
   const oldShards = [...changed.map(([p]) => p).filter(lostNames), ...gone].filter((p) => p.startsWith(".vml/manifest/") && indexed.has(p) && !vanishedShards.has(p));
@@ -299,7 +300,7 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   if (opts.quick && ctx.ahead && direct && fresh && !ctx.progress) {
     const hinted = new Set(opts.hints!.map((h) => Buffer.from(h, "utf8").toString("latin1")));
     const indexStamp = lb.indexStamp();
-    const tree = await quickTree(ctx, { scanned, cache, indexed, meta, gone, removed, vanished, hinted });
+    const tree = await quickTree(ctx, { scanned, cache, indexed, meta, rendered, gone, removed, vanished, hinted });
     if (tree !== undefined) {
       // The same tree: the index holds it already.
       const same = tree === cache.tree;
@@ -441,7 +442,7 @@ function describe(ctx: Context, from: string | undefined, to: string): Promise<C
   const known = ctx.ahead?.changes;
   if (known && known.from === from && known.to === to) return Promise.resolve(known.changes);
   const quick = ctx.ahead?.quick;
-  if (quick && quick.from === from && quick.to === to) return changesOf(ctx.logbook, quick.raw, to, [], ctx.ahead!.known);
+  if (quick && quick.from === from && quick.to === to) return changesOf(ctx.logbook, quick.raw, to, [], { contents: ctx.ahead!.known ?? new Map(), shards: quick.shards });
   return diffSnapshots(ctx.logbook, from, to);
 }
 

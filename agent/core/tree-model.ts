@@ -30,11 +30,26 @@ const parentOf = (key: string) => {
 const nameOf = (key: string) => key.slice(key.lastIndexOf("/") + 1);
 const depthOf = (key: string) => (key === "" ? 0 : key.split("/").length);
 
-/** git's order of tree entries: by name bytes, a subtree's name read as if it ended in "/". */
-function treeOrder(a: { name: string; dir: boolean }, b: { name: string; dir: boolean }): number {
-  const x = a.dir ? `${a.name}/` : a.name;
-  const y = b.dir ? `${b.name}/` : b.name;
-  return x < y ? -1 : x > y ? 1 : 0;
+interface TreeEntry {
+  /** The name as git sorts it: a subtree's as if it ended in "/" (latin1, so by bytes). */
+  order: string;
+  name: string;
+  mode: string;
+  id: string;
+}
+
+const byOrder = (a: TreeEntry, b: TreeEntry) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0);
+
+/** A tree object's data: "MODE NAME\0" and the 20-byte id per entry, in git's order. */
+function renderTree(entries: TreeEntry[]): Buffer {
+  entries.sort(byOrder);
+  const out = Buffer.allocUnsafe(entries.reduce((n, e) => n + e.mode.length + e.name.length + 22, 0));
+  let at = 0;
+  for (const e of entries) {
+    at += out.write(`${e.mode} ${e.name}\0`, at, "latin1");
+    at += out.write(e.id, at, "hex");
+  }
+  return out;
 }
 
 export class TreeModel {
@@ -136,14 +151,13 @@ export class TreeModel {
     for (const key of order) {
       const f = this.folders.get(key);
       if (!f) continue;
-      const entries: { name: string; dir: boolean; mode: string; id: string }[] = [];
-      for (const [name, b] of f.blobs) entries.push({ name, dir: false, mode: b.mode, id: b.id });
+      const entries: TreeEntry[] = [];
+      for (const [name, b] of f.blobs) entries.push({ order: name, name, mode: b.mode, id: b.id });
       for (const name of f.subs) {
         const sub = this.folders.get(key ? `${key}/${name}` : name);
-        if (sub?.tree) entries.push({ name, dir: true, mode: "40000", id: sub.tree });
+        if (sub?.tree) entries.push({ order: `${name}/`, name, mode: "40000", id: sub.tree });
       }
-      entries.sort(treeOrder);
-      f.tree = entries.length ? store(Buffer.concat(entries.flatMap((e) => [Buffer.from(`${e.mode} ${e.name}\0`, "latin1"), Buffer.from(e.id, "hex")]))) : undefined;
+      f.tree = entries.length ? store(renderTree(entries)) : undefined;
     }
     this.dirty.clear();
     this.tree = this.folders.get("")!.tree ?? store(Buffer.alloc(0));
