@@ -13,6 +13,11 @@ export interface CachedDir {
   reread: boolean;
   /** Its shard is split in buckets. */
   split: boolean;
+  /**
+   * It holds entries no watch vouches for: a file with more names (changed through another), a
+   * special file, a file over the size limit. Such a folder is always read whole.
+   */
+  keep: boolean;
 }
 
 export interface ScanCache {
@@ -34,7 +39,7 @@ export interface ScanCache {
   packages?: string;
 }
 
-const HEADER = "#vml-scan-cache 2";
+const HEADER = "#vml-scan-cache 3";
 
 export function parseScanCache(text: string, key: string): ScanCache {
   const empty: ScanCache = { key, dirs: new Map(), meta: new Map() };
@@ -56,6 +61,7 @@ export function parseScanCache(text: string, key: string): ScanCache {
       recorded: flags.includes("r"),
       reread: flags.includes("u"),
       split: flags.includes("s"),
+      keep: flags.includes("k"),
     });
   }
   return empty;
@@ -68,7 +74,7 @@ export function renderScanCache(cache: ScanCache): string {
   if (cache.packages) lines.push(`packages ${cache.packages}`);
   for (const [path, id] of cache.meta) lines.push(`m ${id} ${path}`);
   for (const [dir, c] of cache.dirs) {
-    const flags = `${c.recorded ? "r" : ""}${c.reread ? "u" : ""}${c.split ? "s" : ""}` || "-";
+    const flags = `${c.recorded ? "r" : ""}${c.reread ? "u" : ""}${c.split ? "s" : ""}${c.keep ? "k" : ""}` || "-";
     lines.push(`d ${c.stamp ?? "-"} ${flags} ${Buffer.from(dir, "latin1").toString("hex")}`);
   }
   return lines.join("\n") + "\n";

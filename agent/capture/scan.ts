@@ -17,6 +17,8 @@ export interface ScannedDir {
   split: boolean;
   /** Read it again next scan (see CachedDir.reread). */
   reread: boolean;
+  /** Always read whole (see CachedDir.keep). */
+  keep: boolean;
   /** Its own stat for the next cache; undefined when too recent to trust or unreadable. */
   stamp?: string;
   /** Its stat differs from the cache's: its entry in the parent's shard must be rendered again. */
@@ -39,6 +41,27 @@ export interface ScanResult {
 export interface ScanProgress {
   (files: number, bytes: number): void;
 }
+
+/**
+ * The daemon's way to read a folder whose names did not change (quick-trees.ts): its last record,
+ * with only the names its watch saw change (and its subfolders) looked at again.
+ */
+export interface Patch {
+  /** The folder's entries as the last snapshot recorded them (latin1 key); undefined when unknown. */
+  recorded(key: string): Entry[] | undefined;
+  /** Paths the watch named (latin1 keys). */
+  hinted: ReadonlySet<string>;
+}
+
+/** What reading a folder gathers. */
+interface Gathered {
+  entries: Entry[];
+  reread: boolean;
+  keep: boolean;
+}
+
+/** Entry types by the kind of file they record (a file: stored, a hard link, over the limit). */
+const KIND_OF: Record<EntryType, Stat["kind"]> = { f: "file", h: "file", L: "file", l: "symlink", d: "dir", p: "fifo", s: "socket", c: "char", b: "block" };
 
 const SPECIAL: Partial<Record<Stat["kind"], EntryType>> = { fifo: "p", socket: "s", char: "c", block: "b" };
 const SLASH = Buffer.from("/");
@@ -79,6 +102,7 @@ export class Scanner {
     /** Entries changed at or after this time make their folder's stamp untrustworthy. */
     private readonly racyAfterNs: bigint,
     private readonly progress?: ScanProgress,
+    private readonly patch?: Patch,
   ) {
     this.rootBuf = Buffer.from(root === "/" ? "" : root);
     for (const key of cache.dirs.keys()) {
@@ -113,7 +137,7 @@ export class Scanner {
 
   /** A folder the cache vouches for without a look (outside the focus), with all below it. */
   private trust(dir: Buffer, rel: string, ruleIndex: number, cached: CachedDir): void {
-    this.result.dirs.set(dir.toString("latin1"), { dir, rel, ruleIndex, stamp: cached.stamp, changed: false, recorded: cached.recorded, split: cached.split, reread: cached.reread });
+    this.result.dirs.set(dir.toString("latin1"), { dir, rel, ruleIndex, stamp: cached.stamp, changed: false, recorded: cached.recorded, split: cached.split, reread: cached.reread, keep: cached.keep });
     for (const c of this.cachedSubfolders(dir, rel, ruleIndex)) this.trust(c.dir, c.rel, c.ruleIndex, c.cached);
   }
 
@@ -141,6 +165,7 @@ export class Scanner {
       recorded: cached?.recorded ?? false,
       split: cached?.split ?? false,
       reread: cached?.reread ?? false,
+      keep: cached?.keep ?? false,
     };
     this.result.dirs.set(key, w);
     if (w.changed || !cached || cached.reread) {
@@ -231,77 +256,119 @@ export class Scanner {
   }
 
   private read(w: ScannedDir): void {
-    const out = this.result;
-    const { dir, rel: dirRel } = w;
+    if (this.patch && this.readPatched(w, this.patch)) return;
     let names: BytePath[];
     try {
-      names = this.sys.readdir(this.abs(dir));
+      names = this.sys.readdir(this.abs(w.dir));
     } catch {
-      out.unreadable.push(dir);
+      this.result.unreadable.push(w.dir);
       w.entries = [];
       w.recorded = false;
       w.reread = true;
       return;
     }
     names.sort(Buffer.compare);
-    const decide = this.rules.childDecider(dirRel, w.ruleIndex);
-    const entries: Entry[] = [];
-    let reread = false;
-    const push = (st: Stat, e: Entry) => {
-      entries.push(e);
-      if (this.racy(st)) reread = true;
-    };
+    const decide = this.rules.childDecider(w.rel, w.ruleIndex);
+    const got: Gathered = { entries: [], reread: false, keep: false };
     for (const name of names) {
-      const path = joinPath(dir, name);
-      const st = this.sys.lstat(this.abs(path));
-      if (!st) continue; // vanished while we looked
-      const nameS = name.toString("utf8");
-      const rel = dirRel ? `${dirRel}/${nameS}` : nameS;
-      const isDir = st.kind === "dir";
-      const index = decide(rel, nameS, isDir);
-      const included = this.rules.isIncluded(index);
-      if (isDir) {
-        if (included || this.rules.mayIncludeBelow(rel, index)) {
-          const sub = out.dirs.get(path.toString("latin1")) ?? this.visit(path, rel, index, st);
-          if (included || sub.recorded) push(st, this.entryOf(name, st, "d"));
-        }
-        continue;
-      }
-      if (!included) continue;
-      const special = SPECIAL[st.kind];
-      if (special) {
-        push(st, this.entryOf(name, st, special));
-        out.skipped.push(path);
-        reread = true;
-        continue;
-      }
-      if (st.kind === "symlink") {
-        push(st, this.entryOf(name, st, "l", this.sys.readlink(this.abs(path))));
-        continue;
-      }
-      out.files++;
-      out.bytes += st.size;
-      if (st.size > this.sizeLimit) {
-        push(st, this.entryOf(name, st, "L"));
-        out.large.push(path);
-        reread = true;
-        continue;
-      }
-      const e = this.entryOf(name, st, "f");
-      push(st, e);
-      if (st.nlink > 1) {
-        // Which name is the first is decided in walk order once every folder is read (finish).
-        const key = `${st.dev}:${st.ino}`;
-        const list = this.linked.get(key);
-        if (list) list.push({ path, entry: e });
-        else this.linked.set(key, [{ path, entry: e }]);
-        reread = true;
-      }
-      if (this.progress && out.files % 1000 === 0) this.progress(out.files, out.bytes);
+      const st = this.sys.lstat(this.abs(joinPath(w.dir, name)));
+      if (st) this.look(w, name, st, decide, got); // else it vanished while we looked
     }
-    w.entries = entries;
-    w.recorded = entries.length > 0;
-    w.split = entries.length > SHARD_SPLIT;
-    w.reread = reread;
+    this.settle(w, got);
+  }
+
+  /**
+   * A folder whose names are the same as at the last snapshot, from that snapshot's record: only the
+   * names the watch saw change and the subfolders are looked at. False when that cannot be vouched
+   * for (then the folder is read whole).
+   */
+  private readPatched(w: ScannedDir, patch: Patch): boolean {
+    const key = w.dir.toString("latin1");
+    const cached = this.cache.dirs.get(key);
+    const old = !w.changed && cached && !cached.keep ? patch.recorded(key) : undefined;
+    if (!old) return false;
+    const byName = new Map<string, Entry | undefined>(old.map((e) => [e.name.toString("latin1"), e]));
+    // Subfolders the last record left out (nothing recorded below them then) may hold something now.
+    for (const c of this.cachedChildren.get(key) ?? []) {
+      const name = c.slice(key.length ? key.length + 1 : 0);
+      if (!byName.has(name)) byName.set(name, undefined);
+    }
+    const decide = this.rules.childDecider(w.rel, w.ruleIndex);
+    const got: Gathered = { entries: [], reread: false, keep: false };
+    for (const [nameKey, e] of byName) {
+      const name = e?.name ?? Buffer.from(nameKey, "latin1");
+      if (e && e.type !== "d" && !patch.hinted.has(key ? `${key}/${nameKey}` : nameKey)) {
+        got.entries.push(e);
+        continue;
+      }
+      const st = this.sys.lstat(this.abs(joinPath(w.dir, name)));
+      // Gone or of another kind while the folder's names stayed: a change within one clock tick.
+      if (!st || (e && KIND_OF[e.type] !== st.kind)) return false;
+      this.look(w, name, st, decide, got);
+    }
+    if (got.keep) return false;
+    this.settle(w, got);
+    return true;
+  }
+
+  private settle(w: ScannedDir, got: Gathered): void {
+    w.entries = got.entries;
+    w.recorded = got.entries.length > 0;
+    w.split = got.entries.length > SHARD_SPLIT;
+    w.reread = got.reread || got.keep;
+    w.keep = got.keep;
+  }
+
+  /** One name of a folder being read: its entry when it is recorded (a subfolder is visited). */
+  private look(w: ScannedDir, name: Buffer, st: Stat, decide: (rel: string, name: string, isDir: boolean) => number, got: Gathered): void {
+    const out = this.result;
+    const path = joinPath(w.dir, name);
+    const push = (e: Entry) => {
+      got.entries.push(e);
+      if (this.racy(st)) got.reread = true;
+    };
+    const nameS = name.toString("utf8");
+    const rel = w.rel ? `${w.rel}/${nameS}` : nameS;
+    const isDir = st.kind === "dir";
+    const index = decide(rel, nameS, isDir);
+    const included = this.rules.isIncluded(index);
+    if (isDir) {
+      if (included || this.rules.mayIncludeBelow(rel, index)) {
+        const sub = out.dirs.get(path.toString("latin1")) ?? this.visit(path, rel, index, st);
+        if (included || sub.recorded) push(this.entryOf(name, st, "d"));
+      }
+      return;
+    }
+    if (!included) return;
+    const special = SPECIAL[st.kind];
+    if (special) {
+      push(this.entryOf(name, st, special));
+      out.skipped.push(path);
+      got.keep = true;
+      return;
+    }
+    if (st.kind === "symlink") {
+      push(this.entryOf(name, st, "l", this.sys.readlink(this.abs(path))));
+      return;
+    }
+    out.files++;
+    out.bytes += st.size;
+    if (st.size > this.sizeLimit) {
+      push(this.entryOf(name, st, "L"));
+      out.large.push(path);
+      got.keep = true;
+      return;
+    }
+    const e = this.entryOf(name, st, "f");
+    push(e);
+    if (st.nlink > 1) {
+      // Which name is the first is decided in walk order once every folder is read (finish).
+      const key = `${st.dev}:${st.ino}`;
+      const list = this.linked.get(key);
+      if (list) list.push({ path, entry: e });
+      else this.linked.set(key, [{ path, entry: e }]);
+      got.keep = true;
+    }
+    if (this.progress && out.files % 1000 === 0) this.progress(out.files, out.bytes);
   }
 }

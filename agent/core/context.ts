@@ -27,6 +27,8 @@ export interface Ahead {
   model?: TreeModel;
   /** Records (manifest shards, packages, env, cvmfs) of that tree the daemon has at hand, by blob id. */
   known?: Map<string, Buffer>;
+  /** Shards of it the daemon parsed or rendered lately, by blob id. */
+  parsed?: Map<string, Shard>;
   /** What the last quick look changed, from the tree before it to its own, and the shards it parsed or rendered, by blob id. */
   quick?: { from: string; to: string; raw: RawChange[]; shards: Map<string, Shard> };
   /** The index still to bring to the tree of the last quick look. */

@@ -44,6 +44,8 @@ const GC_AUTO_LOOSE = 6700;
 export class Logbook {
   readonly gitDir: string;
   private readonly env: Record<string, string>;
+  /** Objects written (or found) by writeObjects and not flushed yet. */
+  private readonly unflushed = new Set<string>();
 
   constructor(
     readonly sys: System,
@@ -167,6 +169,8 @@ export class Logbook {
     return contents.map((data) => {
       const id = objectId(type, data);
       const file = `${this.gitDir}/objects/${id.slice(0, 2)}/${id.slice(2)}`;
+      // One already there may be one an interrupted snapshot wrote and never flushed: flushed too.
+      if (!flush) this.unflushed.add(file);
       if (this.sys.exists(file)) return id;
       // Level 1, git's own for loose objects (core.looseCompression): they are repacked later anyway.
       const deflated = deflateSync(objectBytes(type, data), { level: 1 });
@@ -187,6 +191,13 @@ export class Logbook {
       }
       return id;
     });
+  }
+
+  /** Flushes every object writeObjects wrote or found unflushed since the last call. */
+  async flushObjects(): Promise<void> {
+    const files = [...this.unflushed];
+    this.unflushed.clear();
+    await this.sys.flushFiles(files);
   }
 
   /** Writes a commit object (see writeObjects); its id. */

@@ -17,8 +17,6 @@ const QUICK_MAX_FILES = 2000;
 
 export interface QuickInput {
   scanned: ScanResult;
-  /** The scan cache the look started from (the model's tree is its tree). */
-  cache: ScanCache;
   /** The `.vml/` records of that tree: path → blob id. */
   indexed: ReadonlyMap<string, string>;
   /** The `.vml/` records now: content when rendered anew, undefined when kept. */
@@ -66,36 +64,58 @@ async function modelOf(ctx: Context, tree: string): Promise<TreeModel | undefine
   return model;
 }
 
+/** The last snapshot's tree and records, at hand for a quick look (see Patch). */
+export interface QuickBase {
+  model: TreeModel;
+  /** A folder's entries as the last snapshot recorded them. */
+  recorded(key: string): Entry[] | undefined;
+  /** The shards `recorded` parsed, by blob id. */
+  parsed: Map<string, Shard>;
+}
+
+/**
+ * Makes ready what a quick look compares with: the model of the index's tree, and every record of it
+ * kept at hand (read once, with the model: a few MB for 100,000 files). Undefined when the tree
+ * cannot be modelled.
+ */
+export async function quickBase(ctx: Context, cache: ScanCache, indexed: ReadonlyMap<string, string>): Promise<QuickBase | undefined> {
+  if (cache.tree === undefined) return undefined;
+  const model = await modelOf(ctx, cache.tree);
+  if (!model) return undefined;
+  const known = (ctx.ahead!.known ??= new Map<string, Buffer>());
+  const missing = [...indexed.values()].filter((id) => !known.has(id));
+  const fetched = await ctx.logbook.readBlobs(missing);
+  missing.forEach((id, i) => fetched[i] && known.set(id, fetched[i]!));
+  const held = ctx.ahead!.parsed ?? new Map<string, Shard>();
+  const parsed = new Map<string, Shard>();
+  const recorded = (key: string): Entry[] | undefined => {
+    const ids = keptShards(Buffer.from(key, "latin1"), cache.dirs.get(key)?.split ?? false, indexed).map((p) => indexed.get(p)!);
+    if (!ids.length || ids.some((id) => !known.has(id))) return undefined;
+    return ids.flatMap((id) => {
+      let shard = parsed.get(id) ?? held.get(id);
+      if (!shard) shard = parseShard(known.get(id)!.toString());
+      parsed.set(id, shard);
+      return shard.entries;
+    });
+  };
+  return { model, recorded, parsed };
+}
+
 /**
  * The tree of the look the quick way, or undefined when it does not apply (then git writes it):
  * a file too big or too many, or one that changed while it was read.
  */
-export async function quickTree(ctx: Context, input: QuickInput): Promise<string | undefined> {
+export async function quickTree(ctx: Context, base: QuickBase, input: QuickInput): Promise<string | undefined> {
   const { sys, root, logbook: lb } = ctx;
-  const { scanned, cache, indexed } = input;
-  if (cache.tree === undefined) return undefined;
+  const { scanned, indexed } = input;
+  const { model } = base;
+  const known = ctx.ahead!.known!;
   const read = [...scanned.dirs].filter(([, d]) => d.entries);
-  const model = await modelOf(ctx, cache.tree);
-  if (!model) return undefined;
-
-  // What the last snapshot recorded of each folder read: unchanged entries keep their content. Every
-  // record of the tree is kept at hand (read once, with the model): a few MB for 100,000 files.
-  const known = ctx.ahead!.known ?? new Map<string, Buffer>();
-  const missing = [...indexed.values()].filter((id) => !known.has(id));
-  const fetched = await lb.readBlobs(missing);
-  missing.forEach((id, i) => fetched[i] && known.set(id, fetched[i]!));
-  const shardIds = read.flatMap(([key, d]) => keptShards(d.dir, cache.dirs.get(key)?.split ?? false, indexed).map((p) => indexed.get(p)!));
+  // What the last snapshot recorded of each folder read: unchanged entries keep their content.
   const recorded = new Map<string, Map<string, Entry>>();
+  for (const [key] of read) recorded.set(key, new Map((base.recorded(key) ?? []).map((e) => [e.name.toString("latin1"), e])));
   // Both sides of every shard that changed, parsed, for the description of the change.
-  const shards = new Map<string, Shard>();
-  for (const id of shardIds) {
-    const shard = parseShard(known.get(id)!.toString());
-    shards.set(id, shard);
-    const key = shard.dir.toString("latin1");
-    const m = recorded.get(key) ?? new Map<string, Entry>();
-    for (const e of shard.entries) m.set(e.name.toString("latin1"), e);
-    recorded.set(key, m);
-  }
+  const shards = new Map(base.parsed);
 
   const rootBuf = Buffer.from(root === "/" ? "" : root);
   const contents: Buffer[] = [];
@@ -157,6 +177,7 @@ export async function quickTree(ctx: Context, input: QuickInput): Promise<string
     if (content) next.set(id, content);
   }
   ctx.ahead!.known = next;
+  ctx.ahead!.parsed = shards;
   ctx.ahead!.quick = { from, to: tree, raw, shards };
   return tree;
 }

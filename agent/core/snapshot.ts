@@ -19,7 +19,7 @@ import { renderCvmfs } from "../model/cvmfs.js";
 import { parseMessage, renderTrailers, type Trigger } from "../model/message.js";
 import { commitTreeAndMessage, objectId } from "../model/git-object.js";
 import { changesOf, diffSnapshots, type Changes } from "./diff.js";
-import { quickTree, settleIndex } from "./quick-trees.js";
+import { quickBase, quickTree, settleIndex } from "./quick-trees.js";
 
 export const FORMAT_FILE = ".vml/format";
 export const PACKAGES_FILE = ".vml/packages";
@@ -36,6 +36,8 @@ export interface Staged {
   scan: ScanResult;
   /** Every object of the tree is already flushed to disk. */
   synced: boolean;
+  /** Every object of the tree not flushed yet was written by the agent itself (the quick way): flushing those is enough. */
+  ownObjects?: boolean;
 }
 
 /** The `.vml/` entries the index holds now: path → blob id (from the scan cache while it is valid). */
@@ -209,7 +211,10 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
     ? lb.git(only ? ["--literal-pathspecs", "diff-files", "--name-only", "-z", "--", ...only] : ["diff-files", "--name-only", "-z", "--", ":(exclude).vml", ...away.map((a) => `:(exclude,literal)${a.arg}`)])
     : undefined;
   ctx.log.debug({ hints: opts.hints?.length, folders: focus ? focus.size : "all" }, "looking");
-  const scanner = new Scanner(sys, root, ctx.rules, config.sizeLimit, owners, cache, racyAfter, (n, b) => ctx.progress?.update(n, b));
+  // The daemon's few folders: compared with the last snapshot held in memory, trees written here.
+  const hinted = new Set(opts.hints?.map((h) => Buffer.from(h, "utf8").toString("latin1")));
+  const quick = opts.quick && ctx.ahead && direct && fresh && !ctx.progress ? await quickBase(ctx, cache, cache.meta) : undefined;
+  const scanner = new Scanner(sys, root, ctx.rules, config.sizeLimit, owners, cache, racyAfter, (n, b) => ctx.progress?.update(n, b), quick && { recorded: quick.recorded, hinted });
   scanner.walk(focus);
   const indexed = await indexedP;
   if (direct) scanner.recheck(opts.hints!.map((h) => Buffer.from(h, "utf8")));
@@ -294,22 +299,21 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   /** The scan cache once the index holds `tree`. */
   const nextCache = (tree: string, synced: boolean): ScanCache => {
     const next: ScanCache = { key: cache.key, dirs: new Map(), index: lb.indexStamp(), meta: metaIds, tree, synced, packages: packageStamp };
-    for (const [key, d] of scanned.dirs) next.dirs.set(key, { stamp: d.stamp, recorded: d.recorded, reread: d.reread, split: d.split });
+    for (const [key, d] of scanned.dirs) next.dirs.set(key, { stamp: d.stamp, recorded: d.recorded, reread: d.reread, split: d.split, keep: d.keep });
     return next;
   };
-  if (opts.quick && ctx.ahead && direct && fresh && !ctx.progress) {
-    const hinted = new Set(opts.hints!.map((h) => Buffer.from(h, "utf8").toString("latin1")));
+  if (quick) {
     const indexStamp = lb.indexStamp();
-    const tree = await quickTree(ctx, { scanned, cache, indexed, meta, rendered, gone, removed, vanished, hinted });
+    const tree = await quickTree(ctx, quick, { scanned, indexed, meta, rendered, gone, removed, vanished, hinted });
     if (tree !== undefined) {
       // The same tree: the index holds it already.
       const same = tree === cache.tree;
       if (same) lb.writeScanCache(nextCache(tree, cache.synced === true));
-      else ctx.ahead.pending = { tree, indexStamp, next: nextCache(tree, false) };
+      else ctx.ahead!.pending = { tree, indexStamp, next: nextCache(tree, false) };
       ctx.log.debug({ tree }, "tree written the quick way");
       // No second look (scanner.confirm): a file hashed here was checked after its read, and the
       // others keep the content and the record of the last snapshot, which agree.
-      return { tree, scan: scanned, synced: same && cache.synced === true, vanished: false };
+      return { tree, scan: scanned, synced: same && cache.synced === true, ownObjects: !same, vanished: false };
     }
   }
 
@@ -525,7 +529,7 @@ export async function commitLocked(ctx: Context, opts: CommitOptions & { describ
   return { id, unchanged: false, parent: head?.id, tree: staged.tree, scan: staged.scan, changes: await changesP };
 }
 
-async function writeCommit(ctx: Context, { tree, synced }: Staged, head: Head | undefined, opts: CommitOptions): Promise<string> {
+async function writeCommit(ctx: Context, { tree, synced, ownObjects }: Staged, head: Head | undefined, opts: CommitOptions): Promise<string> {
   const { sys, logbook: lb, config } = ctx;
   const env = sys.callerEnv();
   const user = env.SUDO_USER || env.USER || env.LOGNAME || "root";
@@ -538,12 +542,13 @@ async function writeCommit(ctx: Context, { tree, synced }: Staged, head: Head | 
     agent: `vml-agent ${ctx.agentVersion}`,
   })}`;
   // Every object of the snapshot is on disk before the ref that makes it exist: flushed with the
-  // file system at once, or, when the rest already was, the commit alone.
+  // file system at once, or, when the agent wrote all that was not yet flushed (the quick way),
+  // those files, or, when the rest already was, the commit alone.
   const id = lb.writeCommit(
     { tree, parents: head ? [head.id] : [], author: { name: user, email: `${user}@${host}`, date }, committer: { name: "vml-agent", email: `vml-agent@${host}`, date }, message },
     synced,
   );
-  if (!synced) await sys.syncFs(`${lb.gitDir}/objects`);
+  if (!synced) await (ownObjects ? lb.flushObjects() : sys.syncFs(`${lb.gitDir}/objects`));
   // Compare-and-swap: a concurrent writer that moved the line makes this fail instead of losing work.
   await lb.git(["update-ref", "-m", `vml ${opts.trigger}`, "HEAD", id, head?.id ?? ZERO_ID]);
   if (ctx.ahead) ctx.ahead.head = { id, tree, base: head?.base || config.base };

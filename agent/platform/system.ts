@@ -106,6 +106,11 @@ export interface System {
   runChild(module: string, args: string[], request: unknown): Promise<unknown>;
   /** Flushes the file system holding `path` to disk (syncfs): one flush for many written files. */
   syncFs(path: string): Promise<void>;
+  /**
+   * Flushes these files and the folders holding them, all at once: a few written files on disk
+   * without flushing the whole file system (and whatever else is being written to it).
+   */
+  flushFiles(paths: string[]): Promise<void>;
   /** Whether a process with this pid is alive (for stale lock recovery). */
   processAlive(pid: number): boolean;
   pid(): number;
@@ -425,6 +430,20 @@ export class NodeSystem implements System {
       });
       child.send(request as object);
     });
+  }
+
+  async flushFiles(paths: string[]): Promise<void> {
+    const folders = new Set(paths.map((p) => p.slice(0, p.lastIndexOf("/")) || "/"));
+    await Promise.all(
+      [...paths, ...folders].map(async (p) => {
+        const fh = await fs.promises.open(p, "r");
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }),
+    );
   }
 
   async syncFs(path: string): Promise<void> {
