@@ -54,12 +54,32 @@ function sameAsRecorded(old: Entry | undefined, now: Entry): boolean {
   return now.type !== "l" || Boolean(old.link?.equals(now.link!));
 }
 
-/** The model of `tree`, the one at hand when it is that tree's, else read from git. */
+/**
+ * The model of `tree`: the one at hand, brought there by what differs (a look git wrote meanwhile
+ * differs in a few paths), or read from git whole.
+ */
 async function modelOf(ctx: Context, tree: string): Promise<TreeModel | undefined> {
+  const lb = ctx.logbook;
   const held = ctx.ahead!.model;
   if (held?.tree === tree) return held;
   ctx.ahead!.model = undefined;
-  const model = TreeModel.parse(tree, await ctx.logbook.git(["ls-tree", "-r", "-t", "-z", "--full-tree", tree]));
+  // The tree held may be gone (a delete purged it): then read whole.
+  const diff = held && (await lb.run(["diff-tree", "-r", "-z", "--no-renames", "--raw", held.tree, tree]));
+  if (held && diff?.code === 0) {
+    const out = diff.stdout.toString("latin1");
+    // ":OLDMODE NEWMODE OLDID NEWID STATUS\0PATH\0" per path.
+    for (let pos = 0; pos < out.length; ) {
+      const end = out.indexOf("\0", pos);
+      const [, mode, , id, status] = out.slice(pos + 1, end).split(" ");
+      const pend = out.indexOf("\0", end + 1);
+      held.setBlob(out.slice(end + 1, pend), status === "D" ? undefined : { mode, id });
+      pos = pend + 1;
+    }
+    held.takeChanges();
+    // The trees are there already: only their ids are worked out.
+    if (held.write((data) => objectId("tree", data)) === tree) return (ctx.ahead!.model = held);
+  }
+  const model = TreeModel.parse(tree, await lb.git(["ls-tree", "-r", "-t", "-z", "--full-tree", tree]));
   ctx.ahead!.model = model;
   return model;
 }

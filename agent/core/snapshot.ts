@@ -213,7 +213,7 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   ctx.log.debug({ hints: opts.hints?.length, folders: focus ? focus.size : "all" }, "looking");
   // The daemon's few folders: compared with the last snapshot held in memory, trees written here.
   const hinted = new Set(opts.hints?.map((h) => Buffer.from(h, "utf8").toString("latin1")));
-  const quick = opts.quick && ctx.ahead && direct && fresh && !ctx.progress ? await quickBase(ctx, cache, cache.meta) : undefined;
+  const quick = opts.quick && ctx.ahead && direct && fresh && hinted.size && !ctx.progress ? await quickBase(ctx, cache, cache.meta) : undefined;
   const scanner = new Scanner(sys, root, ctx.rules, config.sizeLimit, owners, cache, racyAfter, (n, b) => ctx.progress?.update(n, b), quick && { recorded: quick.recorded, hinted });
   scanner.walk(focus);
   const indexed = await indexedP;
@@ -436,9 +436,20 @@ export async function prepare(ctx: Context, hints: string[]): Promise<void> {
       if (!ctx.ahead) return;
       ctx.ahead.head = head;
       if (head?.tree !== staged.tree) ctx.ahead.changes = { from: head?.tree, to: staged.tree, changes: await diffSnapshots(lb, head?.tree, staged.tree) };
+      await readyQuick(ctx);
     },
     0,
   );
+}
+
+/**
+ * Brings the daemon's model and records to the tree its index holds (after a look git wrote), while
+ * nobody waits: the next quick look then starts from there. Under the logbook's lock.
+ */
+export async function readyQuick(ctx: Context): Promise<void> {
+  const lb = ctx.logbook;
+  const cache = lb.readScanCache(scanKey(ctx, readOwners(ctx.sys, ctx.root)));
+  if (ctx.ahead && !ctx.ahead.pending && cache.index !== undefined && cache.index === lb.indexStamp()) await quickBase(ctx, cache, cache.meta);
 }
 
 /** What changed between two trees, as worked out ahead, or from what the quick look changed, when it was. */

@@ -6,7 +6,7 @@ import { dueAt, type SettleState } from "./settle.js";
 import { isPackageDb, watchTree, type Watch } from "./watcher.js";
 import { keepHeapSmall, releaseMemory } from "../platform/memory.js";
 import { prune } from "../core/prune.js";
-import { prepare, withLock } from "../core/snapshot.js";
+import { prepare, readyQuick, withLock } from "../core/snapshot.js";
 import { settleIndex } from "../core/quick-trees.js";
 import { tidy } from "../core/tidy.js";
 import { counted } from "../model/summary.js";
@@ -273,6 +273,8 @@ export class Daemon {
       this.ctx.ahead!.head = undefined;
       const r = (await this.ctx.sys.runChild(SNAPSHOT_PROCESS, [this.ctx.root], request)) as SnapshotReply;
       if ("error" in r) throw new Error(r.error);
+      // The snapshot process wrote the index: the quick way starts from its tree (work no one waits on).
+      await withLock(this.ctx, () => readyQuick(this.ctx), 0).catch((e: Error) => this.ctx.log.debug({ err: e.message }, "quick way not made ready"));
       if (!r.unchanged) this.events.snapshot(r.id, r.message ?? prefix, this.ctx.sys.now().getTime() - started);
     } catch (e) {
       this.events.error(`snapshot failed: ${(e as Error).message}`);
