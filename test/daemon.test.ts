@@ -362,6 +362,13 @@ test("commits through the daemon write their trees themselves and record exactly
   fs.appendFileSync(`${root}/${W}/new/deep/a.C`, "more\n");
   assert.deepEqual(commit("after").modified, [`/${W}/new/deep/a.C`]);
   assert.equal(quickOnes(), 3);
+  // Commits one right after the other: each goes on from the last one's tree, the index catches up later.
+  for (const n of [1, 2, 3]) {
+    fs.appendFileSync(`${root}/${W}/new/deep/a.C`, `more ${n}\n`);
+    assert.deepEqual(commit(`quick ${n}`).modified, [`/${W}/new/deep/a.C`]);
+  }
+  assert.ok(d.stderr().includes("going on from the last quick look"));
+  assert.equal(git(root, ["cat-file", "blob", `HEAD:${W}/new/deep/a.C`]).toString(), "a\nmore\nmore 1\nmore 2\nmore 3\n");
 
   // With the daemon gone, git's look over everything finds nothing the snapshots missed.
   await stopDaemon(d);

@@ -56,7 +56,8 @@ async function diffTree(lb: Logbook, a: string, b: string): Promise<RawChange[]>
   return recs;
 }
 
-function sameKind(a: Entry, b: Entry): boolean {
+/** The same kind of entry (a hard link is a file). */
+export function sameKind(a: Entry, b: Entry): boolean {
   const norm = (t: string) => (t === "h" ? "f" : t);
   return norm(a.type) === norm(b.type);
 }

@@ -3,7 +3,7 @@
 // git processes each reading and writing the whole index. The index, git's stat cache, catches up
 // with the tree after the answer has gone (settleIndex), under the logbook's lock.
 import type { Context } from "./context.js";
-import type { RawChange } from "./diff.js";
+import { sameKind, type RawChange } from "./diff.js";
 import { TreeModel, type TreeBlob } from "./tree-model.js";
 import { objectId } from "../model/git-object.js";
 import { joinPath, keptShards, parseShard, STORED_TYPES, type Entry, type Shard } from "../model/manifest.js";
@@ -17,7 +17,7 @@ const QUICK_MAX_FILES = 2000;
 
 export interface QuickInput {
   scanned: ScanResult;
-  /** The `.vml/` records of that tree: path → blob id. */
+  /** The `.vml/` records of the tree the look started from: path → blob id. */
   indexed: ReadonlyMap<string, string>;
   /** The `.vml/` records now: content when rendered anew, undefined when kept. */
   meta: ReadonlyMap<string, Buffer | undefined>;
@@ -46,11 +46,9 @@ function modeOf(e: Entry): string {
   return e.type === "l" ? "120000" : e.mode & 0o100 ? "100755" : "100644";
 }
 
-const norm = (t: string) => (t === "h" ? "f" : t);
-
 /** The entry as recorded last time says the same of the file as now (its content is then the same). */
 function sameAsRecorded(old: Entry | undefined, now: Entry): boolean {
-  if (!old || norm(old.type) !== norm(now.type) || old.mtimeNs !== now.mtimeNs || old.size !== now.size || old.mode !== now.mode) return false;
+  if (!old || !sameKind(old, now) || old.mtimeNs !== now.mtimeNs || old.size !== now.size || old.mode !== now.mode) return false;
   return now.type !== "l" || Boolean(old.link?.equals(now.link!));
 }
 

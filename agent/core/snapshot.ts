@@ -173,13 +173,27 @@ export async function stage(ctx: Context, opts: StageOptions = {}): Promise<Stag
   }
 }
 
+/**
+ * The scan cache a quick look that follows another goes on from: the last one's, while the index
+ * has not caught up with it yet (and nothing else wrote the index). Undefined for any other look,
+ * which has the index catch up first.
+ */
+function chainedCache(ctx: Context, opts: StageOptions): ScanCache | undefined {
+  const p = ctx.ahead?.pending;
+  if (!p || !opts.quick || !opts.hints?.length || ctx.progress || ctx.logbook.indexStamp() !== p.indexStamp) return undefined;
+  const focus = focusOf(opts.hints, p.next);
+  return focus && focus.size <= READ_DIRECTLY ? { ...p.next, index: p.indexStamp } : undefined;
+}
+
 async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { vanished: boolean }> {
   const { sys, root, config, logbook: lb } = ctx;
-  await settleIndex(ctx);
+  const chained = chainedCache(ctx, opts);
+  if (chained) ctx.log.debug({ tree: chained.tree }, "going on from the last quick look");
+  else await settleIndex(ctx);
   ctx.progress?.phase("scanning");
   const racyAfter = BigInt(sys.now().getTime() - RACY_MS) * 1_000_000n;
   const owners = readOwners(sys, root);
-  let cache = lb.readScanCache(scanKey(ctx, owners));
+  let cache = chained ?? lb.readScanCache(scanKey(ctx, owners));
   if (lb.ensureRawContent()) {
     // Content indexed before git was told to keep it raw may have been rewritten: every file is read again.
     ctx.log.warn("the logbook now stores content exactly as on disk (whatever .gitattributes say): every file is read once");
@@ -306,15 +320,20 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
     const indexStamp = lb.indexStamp();
     const tree = await quickTree(ctx, quick, { scanned, indexed, meta, rendered, gone, removed, vanished, hinted });
     if (tree !== undefined) {
-      // The same tree: the index holds it already.
+      // The same tree: the index holds it already (unless it has yet to catch up with it).
       const same = tree === cache.tree;
-      if (same) lb.writeScanCache(nextCache(tree, cache.synced === true));
+      if (same && !chained) lb.writeScanCache(nextCache(tree, cache.synced === true));
       else ctx.ahead!.pending = { tree, indexStamp, next: nextCache(tree, false) };
       ctx.log.debug({ tree }, "tree written the quick way");
       // No second look (scanner.confirm): a file hashed here was checked after its read, and the
       // others keep the content and the record of the last snapshot, which agree.
       return { tree, scan: scanned, synced: same && cache.synced === true, ownObjects: !same, vanished: false };
     }
+  }
+  if (chained) {
+    // Git's way after all: it works on the index, which first catches up.
+    await settleIndex(ctx);
+    return stageOnce(ctx, { ...opts, quick: false });
   }
 
   const NUL = Buffer.from([0]);

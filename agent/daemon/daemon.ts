@@ -28,6 +28,8 @@ export interface DaemonEvents {
  * distrusts a file's timestamps for (2 s): a file taken in earlier would be read again by the commit.
  */
 const PREPARE_AFTER_MS = 2500;
+/** Quiet after a quick commit before the index catches up with it. */
+const SETTLE_AFTER_MS = 1000;
 /** More paths than this wait for the snapshot, which runs in a process of its own. */
 const PREPARE_MAX_HINTS = 256;
 
@@ -42,6 +44,7 @@ export class Daemon {
   private packagesChanged = false;
   private timer?: ReturnType<typeof setTimeout>;
   private prepareTimer?: ReturnType<typeof setTimeout>;
+  private settleTimer?: ReturnType<typeof setTimeout>;
   private watcher?: Watch;
   private tasks: ScheduledTask[] = [];
   private running?: Promise<void>;
@@ -209,12 +212,15 @@ export class Daemon {
     try {
       return await this.turn(fn, peek ? "keep" : "snapshot");
     } finally {
-      // Once the answer is on its way: the index catches up with a tree written the quick way.
-      if (this.ctx.ahead!.pending) setImmediate(() => void this.settle());
+      // Once commits stop coming: the index catches up with a tree written the quick way (a quick
+      // commit right after goes on from that tree without waiting for it).
+      if (this.settleTimer) clearTimeout(this.settleTimer);
+      this.settleTimer = this.ctx.ahead!.pending && !this.closed ? setTimeout(() => void this.settle(), SETTLE_AFTER_MS) : undefined;
     }
   }
 
   private async settle(): Promise<void> {
+    this.settleTimer = undefined;
     await this.turn(() => withLock(this.ctx, () => settleIndex(this.ctx), 0), "keep").catch((e: Error) => this.ctx.log.debug({ err: e.message }, "index not settled yet"));
   }
 
@@ -304,10 +310,13 @@ export class Daemon {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.prepareTimer) clearTimeout(this.prepareTimer);
-    this.timer = this.prepareTimer = undefined;
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.timer = this.prepareTimer = this.settleTimer = undefined;
     await this.stopJobs();
     await this.watcher?.close();
     this.watcher = undefined;
     await this.running;
+    // The next one to look (a command, the next daemon) finds the index as the last snapshot left it.
+    if (this.ctx.ahead!.pending) await this.settle();
   }
 }
