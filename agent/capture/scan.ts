@@ -4,7 +4,7 @@
 // its files changed is git's to say (its index holds their stat), and those folders are read again.
 import type { BytePath, Stat, System } from "../platform/system.js";
 import type { RuleSet } from "../model/rules.js";
-import { joinPath, parentKey, SHARD_SPLIT, STORED_TYPES, type Entry, type EntryType } from "../model/manifest.js";
+import { joinPath, nameKey, parentKey, SHARD_SPLIT, STORED_TYPES, type Entry, type EntryType } from "../model/manifest.js";
 import type { Owners } from "./owners.js";
 import type { CachedDir, ScanCache } from "./scan-cache.js";
 
@@ -289,10 +289,7 @@ export class Scanner {
     if (!old) return false;
     const byName = new Map<string, Entry | undefined>(old.map((e) => [e.name.toString("latin1"), e]));
     // Subfolders the last record left out (nothing recorded below them then) may hold something now.
-    for (const c of this.cachedChildren.get(key) ?? []) {
-      const name = c.slice(key.length ? key.length + 1 : 0);
-      if (!byName.has(name)) byName.set(name, undefined);
-    }
+    for (const c of this.cachedChildren.get(key) ?? []) if (!byName.has(nameKey(c))) byName.set(nameKey(c), undefined);
     const decide = this.rules.childDecider(w.rel, w.ruleIndex);
     const got: Gathered = { entries: [], reread: false, keep: false };
     for (const [nameKey, e] of byName) {

@@ -2,7 +2,7 @@
 // snapper's status flags), packages, environment variables and CernVM-FS repositories.
 import { ZERO_ID, type Logbook } from "./logbook.js";
 import { CVMFS_FILE, ENV_FILE, PACKAGES_FILE } from "./snapshot.js";
-import { bucketOf, MANIFEST_DIR, parseShard, shardPath, type Entry, type Shard } from "../model/manifest.js";
+import { bucketOf, MANIFEST_DIR, nameKey, parentKey, parseShard, shardPath, type Entry, type Shard } from "../model/manifest.js";
 import { diffPackages, parsePackages, type PackageChanges } from "../model/packages.js";
 import { diffEnv, parseEnv, type EnvChanges } from "../model/env.js";
 import { diffCvmfs, parseCvmfs, type CvmfsChanges } from "../model/cvmfs.js";
@@ -96,10 +96,7 @@ async function readKnown(lb: Logbook, ids: string[], known?: ReadonlyMap<string,
 async function recordedEntries(lb: Logbook, tree: string, keys: string[]): Promise<Map<string, Entry>> {
   const out = new Map<string, Entry>();
   if (!keys.length) return out;
-  const split = (key: string) => {
-    const slash = key.lastIndexOf("/");
-    return { dir: Buffer.from(slash < 0 ? "" : key.slice(0, slash), "latin1"), name: Buffer.from(key.slice(slash + 1), "latin1") };
-  };
+  const split = (key: string) => ({ dir: Buffer.from(parentKey(key), "latin1"), name: Buffer.from(nameKey(key), "latin1") });
   // A folder's one shard, or the bucket the name falls in when the folder was split.
   const specs = keys.flatMap((key) => {
     const { dir, name } = split(key);
@@ -189,11 +186,10 @@ export async function changesOf(lb: Logbook, raw: RawChange[], to: string, paths
   // Content that changed while its record did not (rewritten with the same size and time): its
   // folder's record is the same on both sides, read from `to`.
   const unrecorded = [...contentChanged.keys()].filter((key) => {
-    const slash = key.lastIndexOf("/");
-    const [dir, name] = slash < 0 ? ["", key] : [key.slice(0, slash), key.slice(slash + 1)];
+    const [dir, name] = [parentKey(key), nameKey(key)];
     return underAny(key, scope) && !before.get(dir)?.has(name) && !after.get(dir)?.has(name);
   });
-  for (const [key, e] of await recordedEntries(lb, to, unrecorded)) compare(key.slice(0, Math.max(0, key.lastIndexOf("/"))), key.slice(key.lastIndexOf("/") + 1), e, e);
+  for (const [key, e] of await recordedEntries(lb, to, unrecorded)) compare(parentKey(key), nameKey(key), e, e);
   files.sort(byKey);
 
   const [pa, pb] = recordText(0);

@@ -35,7 +35,7 @@ const REPO_CONFIG: [string, string][] = [
  * keyword lines of the content it stores, and the restore would not give back the bytes that were
  * there (docs/FORMAT.md, "Repository").
  */
-export const ATTRIBUTES_FILE = "info/attributes";
+const ATTRIBUTES_FILE = "info/attributes";
 const ATTRIBUTES = "* -text -crlf -eol -ident -filter -working-tree-encoding\n";
 
 /** Loose objects beyond which the daemon's housekeeping packs them (git's own default). */
@@ -193,11 +193,14 @@ export class Logbook {
     });
   }
 
-  /** Flushes every object writeObjects wrote or found unflushed since the last call. */
-  async flushObjects(): Promise<void> {
+  /**
+   * Puts objects on disk before a ref names them: `all` (git wrote some), the whole file system at
+   * once; else only those writeObjects wrote or found since the last flush, file by file.
+   */
+  async flushObjects(all: boolean): Promise<void> {
     const files = [...this.unflushed];
     this.unflushed.clear();
-    await this.sys.flushFiles(files);
+    await (all ? this.sys.syncFs(`${this.gitDir}/objects`) : this.sys.flushFiles(files));
   }
 
   /** Writes a commit object (see writeObjects); its id. */

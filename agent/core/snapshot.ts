@@ -382,7 +382,7 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   const wentAway = scanner.confirm();
   const tree = await treeP;
   const wasSynced = same && cache.synced === true;
-  if (opts.flush && !wasSynced) await sys.syncFs(`${lb.gitDir}/objects`);
+  if (opts.flush && !wasSynced) await lb.flushObjects(true);
   const synced = wasSynced || Boolean(opts.flush);
   lb.writeScanCache(nextCache(tree, synced));
   ctx.log.debug({ tree }, "tree written");
@@ -578,7 +578,7 @@ async function writeCommit(ctx: Context, { tree, synced, ownObjects }: Staged, h
     { tree, parents: head ? [head.id] : [], author: { name: user, email: `${user}@${host}`, date }, committer: { name: "vml-agent", email: `vml-agent@${host}`, date }, message },
     synced,
   );
-  if (!synced) await (ownObjects ? lb.flushObjects() : sys.syncFs(`${lb.gitDir}/objects`));
+  if (!synced) await lb.flushObjects(!ownObjects);
   // Compare-and-swap: a concurrent writer that moved the line makes this fail instead of losing work.
   await lb.git(["update-ref", "-m", `vml ${opts.trigger}`, "HEAD", id, head?.id ?? ZERO_ID]);
   if (ctx.ahead) ctx.ahead.head = { id, tree, base: head?.base || config.base };

@@ -2,6 +2,8 @@
 // work area): a small change then writes its few trees itself, as `git write-tree` would, without a
 // git process reading and writing the whole index twice. Pure: objects are stored through `store`.
 
+import { nameKey, parentKey } from "../model/manifest.js";
+
 /** A blob's place in a tree: git's mode ("100644", "100755", "120000") and its id. */
 export interface TreeBlob {
   mode: string;
@@ -23,11 +25,6 @@ export type RawChanges = Map<string, [string, string]>;
 const ABSENT = "0".repeat(40);
 export const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
-const parentOf = (key: string) => {
-  const slash = key.lastIndexOf("/");
-  return slash < 0 ? "" : key.slice(0, slash);
-};
-const nameOf = (key: string) => key.slice(key.lastIndexOf("/") + 1);
 const depthOf = (key: string) => (key === "" ? 0 : key.split("/").length);
 
 interface TreeEntry {
@@ -80,7 +77,7 @@ export class TreeModel {
       const key = text.slice(tab + 1, end);
       pos = end + 1;
       if (type === "tree") model.folder(key).tree = id;
-      else if (type === "blob") model.folder(parentOf(key)).blobs.set(nameOf(key), { mode, id });
+      else if (type === "blob") model.folder(parentKey(key)).blobs.set(nameKey(key), { mode, id });
       else return undefined;
     }
     return model;
@@ -92,19 +89,19 @@ export class TreeModel {
     if (f) return f;
     f = { blobs: new Map(), subs: new Set() };
     this.folders.set(key, f);
-    if (key !== "") this.folder(parentOf(key)).subs.add(nameOf(key));
+    if (key !== "") this.folder(parentKey(key)).subs.add(nameKey(key));
     return f;
   }
 
   private touch(key: string): void {
-    for (let k = key; !this.dirty.has(k); k = parentOf(k)) {
+    for (let k = key; !this.dirty.has(k); k = parentKey(k)) {
       this.dirty.add(k);
       if (k === "") break;
     }
   }
 
   blob(path: string): TreeBlob | undefined {
-    return this.folders.get(parentOf(path))?.blobs.get(nameOf(path));
+    return this.folders.get(parentKey(path))?.blobs.get(nameKey(path));
   }
 
   private note(path: string, old: TreeBlob | undefined): void {
@@ -113,8 +110,8 @@ export class TreeModel {
 
   /** Sets (or with undefined, removes) the blob at `path`. */
   setBlob(path: string, blob: TreeBlob | undefined): void {
-    const dir = parentOf(path);
-    const name = nameOf(path);
+    const dir = parentKey(path);
+    const name = nameKey(path);
     const f = blob ? this.folder(dir) : this.folders.get(dir);
     const old = f?.blobs.get(name);
     if (!f || (old?.id === blob?.id && old?.mode === blob?.mode)) return;
@@ -138,8 +135,8 @@ export class TreeModel {
     for (const sub of f.subs) this.dropFolder(`${dir}/${sub}`);
     for (const [name, b] of f.blobs) this.note(`${dir}/${name}`, b);
     this.folders.delete(dir);
-    this.folders.get(parentOf(dir))?.subs.delete(nameOf(dir));
-    this.touch(parentOf(dir));
+    this.folders.get(parentKey(dir))?.subs.delete(nameKey(dir));
+    this.touch(parentKey(dir));
   }
 
   /**

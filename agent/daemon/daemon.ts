@@ -221,7 +221,18 @@ export class Daemon {
 
   private async settle(): Promise<void> {
     this.settleTimer = undefined;
-    await this.turn(() => withLock(this.ctx, () => settleIndex(this.ctx), 0), "keep").catch((e: Error) => this.ctx.log.debug({ err: e.message }, "index not settled yet"));
+    await this.turn(() => this.settleLocked(0), "keep");
+  }
+
+  /** The index catches up with a quick look's tree; false when it could not (the logbook busy, git failing). */
+  private settleLocked(waitMs?: number): Promise<boolean> {
+    return withLock(this.ctx, () => settleIndex(this.ctx), waitMs).then(
+      () => true,
+      (e: Error) => {
+        this.ctx.log.debug({ err: e.message }, "index not settled yet");
+        return false;
+      },
+    );
   }
 
   /**
@@ -270,10 +281,7 @@ export class Daemon {
     try {
       // The snapshot process trusts the index and the watch: the index first takes what a quick look
       // of this one's took, or that process looks at everything.
-      const settled = await (this.ctx.ahead!.pending ? withLock(this.ctx, () => settleIndex(this.ctx)) : Promise.resolve()).then(
-        () => true,
-        () => false,
-      );
+      const settled = !this.ctx.ahead!.pending || (await this.settleLocked());
       const request: SnapshotRequest = { root: this.ctx.root, config: this.ctx.config, verbose: this.verbose, trigger, prefix, hints: settled ? hints : undefined };
       // The snapshot process moves the line: what this process knew of it is out of date.
       this.ctx.ahead!.head = undefined;

@@ -147,6 +147,11 @@ export function parentKey(key: string): string {
   return slash < 0 ? "" : key.slice(0, slash);
 }
 
+/** The last name of a path, as a key. */
+export function nameKey(key: string): string {
+  return key.slice(key.lastIndexOf("/") + 1);
+}
+
 export function joinPath(dir: Buffer, name: Buffer): Buffer {
   return dir.length ? Buffer.concat([dir, Buffer.from("/"), name]) : name;
 }
