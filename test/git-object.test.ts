@@ -141,3 +141,29 @@ test("trees the daemon writes from its model are the trees git writes for the sa
   for (const [p] of changed) model.setBlob(p, undefined);
   assert.equal(model.write(store), "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "everything gone: the empty tree");
 });
+
+test("refs moved through a kept-open git process: compare-and-swap, reflog message, and a fresh process after a refusal", async (t) => {
+  const { root, git } = gitRepo(t);
+  const tree = git(["mktree"], {}, "").trim();
+  const ident = { GIT_AUTHOR_NAME: "a", GIT_AUTHOR_EMAIL: "a@b", GIT_COMMITTER_NAME: "a", GIT_COMMITTER_EMAIL: "a@b" };
+  const [a, b, c] = ["a", "b", "c"].map((m) => git(["commit-tree", tree, "-m", m], ident).trim());
+  const lb = new Logbook(new NodeSystem(), root);
+  lb.keepOpen();
+  t.after(() => lb.close());
+  const ZERO = "0".repeat(40);
+  await lb.moveRef("refs/heads/main", a, ZERO, "vml commit");
+  await lb.moveRef("refs/heads/main", b, a, "vml commit");
+  await lb.moveRef("refs/tags/t", c, ZERO, "vml tag");
+  assert.equal(git(["rev-parse", "refs/heads/main"]).trim(), b);
+  assert.equal(git(["rev-parse", "refs/tags/t"]).trim(), c);
+  // Moved meanwhile: refused, the ref left where it is, and said plainly.
+  await assert.rejects(lb.moveRef("refs/heads/main", c, a, "vml commit"), (e: Error & { code?: string }) => e.code === "GIT_FAILED" && /refs\/heads\/main/.test(e.message));
+  assert.equal(git(["rev-parse", "refs/heads/main"]).trim(), b);
+  await lb.moveRef("refs/heads/main", c, b, "vml commit");
+  assert.equal(git(["rev-parse", "refs/heads/main"]).trim(), c);
+  assert.deepEqual(git(["reflog", "show", "--format=%gs", "refs/heads/main"]).trim().split("\n"), ["vml commit", "vml commit", "vml commit"]);
+  lb.close();
+  // Closed: a move starts a git of its own again.
+  await lb.moveRef("refs/heads/main", a, c, "vml delete");
+  assert.equal(git(["rev-parse", "refs/heads/main"]).trim(), a);
+});

@@ -4,7 +4,6 @@ import { Command } from "commander";
 import { readConfig } from "../core/config-cache.js";
 import { contextOf, type Context, type Progress } from "../core/context.js";
 import { VmlError } from "../core/errors.js";
-import { Logbook } from "../core/logbook.js";
 import type { System } from "../platform/system.js";
 import { BUILD, SHIPPED_RULES_DIR } from "../platform/paths.js";
 import { terminalProgress } from "./progress.js";
@@ -51,9 +50,9 @@ export function globals(cmd: Command): GlobalOptions {
 export async function openContext(io: Io, g: GlobalOptions, withProgress = false): Promise<Context> {
   const { sys } = io;
   if (io.daemon) {
-    // The caller's own system (their environment is recorded) over the daemon's configuration.
-    const d = io.daemon.context();
-    return { ...d, sys, logbook: new Logbook(sys, d.root, d.log), progress: undefined };
+    // The caller's own system (their environment is recorded) over the daemon's configuration and
+    // logbook (whose git processes it keeps open).
+    return { ...io.daemon.context(), sys, progress: undefined };
   }
   const root = g.root.length > 1 ? g.root.replace(/\/+$/, "") : g.root;
   if (sys.lstat(root)?.kind !== "dir") throw new VmlError("NOT_A_DIRECTORY", `--root ${g.root}: not a directory`);

@@ -161,7 +161,7 @@ export async function importSnapshots(ctx: Context, data: Buffer, name: string):
     if (header.shallow) sys.writeFileAtomic(`${lb.gitDir}/shallow`, mergeShallow(sys.exists(`${lb.gitDir}/shallow`) ? sys.readFile(`${lb.gitDir}/shallow`).toString() : "", header.from), 0o600);
     for (const f of sys.listFiles(quarantine)) sys.rename(f, `${lb.gitDir}/objects/${f.slice(quarantine.length + 1)}`);
     await lb.flushObjects(true);
-    await lb.git(["update-ref", "-m", "vml import", `${LINE_PREFIX}${name}`, header.ref, tip ?? ZERO_ID]);
+    await lb.moveRef(`${LINE_PREFIX}${name}`, header.ref, tip ?? ZERO_ID, "vml import");
     if (missing.length) recordMissing(ctx, header.ref, missing);
     return { header, line: name, rebuilt, missing };
   } finally {

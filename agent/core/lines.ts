@@ -33,7 +33,7 @@ export async function createLine(lb: Logbook, name: string, at: string): Promise
   checkName("line", name);
   if (await lb.revParse(`${LINE_PREFIX}${name}`)) throw new VmlError("USAGE", `a line named "${name}" exists already`);
   // The zero id as old value: created only if it does not exist, atomically.
-  await lb.git(["update-ref", "-m", "vml branch", `${LINE_PREFIX}${name}`, at, ZERO_ID]);
+  await lb.moveRef(`${LINE_PREFIX}${name}`, at, ZERO_ID, "vml branch");
 }
 
 export async function switchLine(ctx: Context, name: string): Promise<RestoreReport> {
@@ -65,5 +65,5 @@ export async function checkTagFree(lb: Logbook, name: string): Promise<void> {
 
 export async function tagSnapshot(lb: Logbook, id: string, name: string): Promise<void> {
   await checkTagFree(lb, name);
-  await lb.git(["update-ref", "-m", "vml tag", `refs/tags/${name}`, id, ZERO_ID]);
+  await lb.moveRef(`refs/tags/${name}`, id, ZERO_ID, "vml tag");
 }

@@ -3,7 +3,7 @@
 // and an environment that pins git to the logbook's own configuration.
 import { deflateSync, inflateSync } from "node:zlib";
 import { VmlError } from "./errors.js";
-import type { ExecOptions, ExecResult, System } from "../platform/system.js";
+import type { Conversation, ExecOptions, ExecResult, System } from "../platform/system.js";
 import type { Logger } from "../platform/log.js";
 import { objectBytes, objectId, parseObject, renderCommit, type CommitFields, type ObjectType } from "../model/git-object.js";
 import { parseScanCache, renderScanCache, type ScanCache } from "../capture/scan-cache.js";
@@ -46,6 +46,8 @@ export class Logbook {
   private readonly env: Record<string, string>;
   /** Objects written (or found) by writeObjects and not flushed yet. */
   private readonly unflushed = new Set<string>();
+  /** Kept-open `git update-ref --stdin` processes by reflog message (see keepOpen), while they last. */
+  private refMovers?: Map<string, Conversation>;
 
   constructor(
     readonly sys: System,
@@ -93,13 +95,58 @@ export class Logbook {
     const res = await this.run(args, opts);
     if (res.code !== 0 && !opts.allowFail) {
       const sub = args.find((a, i) => !a.startsWith("-") && args[i - 1] !== "-c") ?? "git";
-      if (/No space left on device|Out of diskspace|ENOSPC/i.test(res.stderr)) {
-        throw new VmlError("DISK_FULL", `no space left on the disk that holds ${this.gitDir}: nothing was recorded; free some space and run it again`);
-      }
-      const why = res.stderr.trim().split("\n").filter(Boolean).pop() ?? `exit ${res.code}`;
-      throw new VmlError("GIT_FAILED", `git ${sub} failed: ${why}`);
+      throw this.failure(sub, res.stderr, `exit ${res.code}`);
     }
     return res.code === 0 ? res.stdout : Buffer.alloc(0);
+  }
+
+  /** What a git command that failed, saying this on stderr, is to the user: its last line of complaint. */
+  private failure(sub: string, stderr: string, otherwise: string): VmlError {
+    if (/No space left on device|Out of diskspace|ENOSPC/i.test(stderr)) {
+      return new VmlError("DISK_FULL", `no space left on the disk that holds ${this.gitDir}: nothing was recorded; free some space and run it again`);
+    }
+    return new VmlError("GIT_FAILED", `git ${sub} failed: ${stderr.trim().split("\n").filter(Boolean).pop() ?? otherwise}`);
+  }
+
+  /**
+   * For a logbook used for a long time (the daemon's): refs move through git processes kept open,
+   * not one started per move. Until close().
+   */
+  keepOpen(): void {
+    this.refMovers ??= new Map();
+  }
+
+  /** Lets the kept processes end; later moves start one each again. */
+  close(): void {
+    for (const c of this.refMovers?.values() ?? []) c.end();
+    this.refMovers = undefined;
+  }
+
+  /**
+   * Moves `ref` to `to` if it is still at `from` (ZERO_ID: if it does not exist yet), as git's
+   * update-ref does, with this reflog message; GIT_FAILED when it moved meanwhile.
+   */
+  async moveRef(ref: string, to: string, from: string, message: string): Promise<void> {
+    if (!this.refMovers) {
+      await this.git(["update-ref", "-m", message, ref, to, from]);
+      return;
+    }
+    let mover = this.refMovers.get(message);
+    if (!mover) {
+      mover = this.sys.converse("git", ["update-ref", "-m", message, "-z", "--stdin"], this.env);
+      this.refMovers.set(message, mover);
+    }
+    const started = this.sys.now().getTime();
+    try {
+      // A transaction of its own: git takes the ref's lock at prepare and lets it go at commit.
+      await mover.ask(`start\0update ${ref}\0${to}\0${from}\0prepare\0commit\0`, 3);
+    } catch (e) {
+      // git ends a transaction that failed and itself with it: the next move starts another.
+      this.refMovers.delete(message);
+      throw this.failure("update-ref", (e as Error).message, "ended");
+    } finally {
+      this.log?.debug({ git: "update-ref", kept: true, ms: this.sys.now().getTime() - started }, "git");
+    }
   }
 
   async gitText(args: string[], opts: ExecOptions = {}): Promise<string> {

@@ -76,7 +76,7 @@ export async function removeSnapshots(ctx: Context, drop: Set<string>, dropLines
       }
       parent = id;
     }
-    if (parent && parent !== tip) await lb.git(["update-ref", "-m", "vml delete", ref, parent, tip]);
+    if (parent && parent !== tip) await lb.moveRef(ref, parent, tip, "vml delete");
   }
   for (const [ref, id] of await refsPointing(lb, "refs/tags/")) {
     const to = newId.get(id);

@@ -580,7 +580,7 @@ async function writeCommit(ctx: Context, { tree, synced, ownObjects }: Staged, h
   );
   if (!synced) await lb.flushObjects(!ownObjects);
   // Compare-and-swap: a concurrent writer that moved the line makes this fail instead of losing work.
-  await lb.git(["update-ref", "-m", `vml ${opts.trigger}`, "HEAD", id, head?.id ?? ZERO_ID]);
+  await lb.moveRef("HEAD", id, head?.id ?? ZERO_ID, `vml ${opts.trigger}`);
   if (ctx.ahead) ctx.ahead.head = { id, tree, base: head?.base || config.base };
   return id;
 }

@@ -4,7 +4,7 @@
 import type { Context } from "../core/context.js";
 import { dueAt, type SettleState } from "./settle.js";
 import { isPackageDb, watchTree, type Watch } from "./watcher.js";
-import { keepHeapSmall, releaseMemory } from "../platform/memory.js";
+import { keepHeapSmall, releaseMemory, youngGenerationGrows } from "../platform/memory.js";
 import { prune } from "../core/prune.js";
 import { prepare, readyQuick, withLock } from "../core/snapshot.js";
 import { settleIndex } from "../core/quick-trees.js";
@@ -60,6 +60,7 @@ export class Daemon {
     private readonly verbose = false,
   ) {
     this.ctx = { ...ctx, ahead: {} };
+    this.ctx.logbook.keepOpen();
   }
 
   /** The watch first, then a full check for what changed while no daemon ran: nothing falls between. */
@@ -121,6 +122,7 @@ export class Daemon {
   private async watch(): Promise<void> {
     const { sys, root, rules } = this.ctx;
     this.blind = false;
+    youngGenerationGrows(false);
     this.watcher = watchTree(root, rules, (p) => sys.exists(p), (rel) => this.hint(rel), (e) => {
       if (!this.blind) this.events.note("from now on every snapshot checks every folder, until the daemon restarts or reloads");
       this.blind = true;
@@ -128,6 +130,7 @@ export class Daemon {
     });
     await this.watcher.ready;
     releaseMemory();
+    youngGenerationGrows(true);
     this.checkWatchLimit(this.watcher.watches());
   }
 
@@ -306,7 +309,9 @@ export class Daemon {
 
   /** A new configuration (SIGHUP): the watch follows the new rules. */
   async reload(ctx: Context): Promise<void> {
+    this.ctx.logbook.close();
     this.ctx = { ...ctx, ahead: this.ctx.ahead };
+    this.ctx.logbook.keepOpen();
     await this.stopJobs();
     await this.watcher?.close();
     if (this.closed) return;
@@ -326,5 +331,6 @@ export class Daemon {
     await this.running;
     // The next one to look (a command, the next daemon) finds the index as the last snapshot left it.
     if (this.ctx.ahead!.pending) await this.settle();
+    this.ctx.logbook.close();
   }
 }

@@ -6,13 +6,20 @@ import vm from "node:vm";
 let collect: (() => void) | undefined;
 
 /**
- * For a long-lived process from its start: the young generation keeps its first size (it grows to
- * 32 MiB in a crawl and never shrinks), and every full collection compacts, so pages that hold a few
- * survivors are given back.
+ * For a long-lived process from its start: every full collection compacts, so pages that hold a
+ * few survivors are given back.
  */
 export function keepHeapSmall(): void {
-  v8.setFlagsFromString("--semi-space-growth-factor=1");
   v8.setFlagsFromString("--compact-on-every-full-gc");
+}
+
+/**
+ * Whether V8's young generation may grow (V8's default) or keeps its first size. Held while the watch
+ * crawls a large tree (it would grow to 32 MiB there and stay grown); let grow while serving users:
+ * held at its first size, a commit during a burst of changes spent more time collecting than working.
+ */
+export function youngGenerationGrows(grows: boolean): void {
+  v8.setFlagsFromString(`--semi-space-growth-factor=${grows ? 2 : 1}`);
 }
 
 /** Runs a full garbage collection, so freed heap pages go back to the system now. */

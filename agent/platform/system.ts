@@ -29,6 +29,20 @@ export interface ExecResult {
   stderr: string;
 }
 
+/**
+ * A process kept running and asked one thing after another over its stdin: a request costs a pipe
+ * write instead of a process start (which, from a large process, takes longer than the work).
+ */
+export interface Conversation {
+  /**
+   * Writes `input` and resolves with the next `lines` lines of stdout. Rejects with what the process
+   * wrote to stderr when it ends first; it is then over, and later asks reject too.
+   */
+  ask(input: string, lines: number): Promise<string[]>;
+  /** Closes its stdin: the process ends. */
+  end(): void;
+}
+
 export interface ExecOptions {
   input?: Buffer | string;
   env?: Record<string, string>;
@@ -98,6 +112,8 @@ export interface System {
   remove(path: string): void;
   exists(path: BytePath | string): boolean;
   exec(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Starts a process to converse with (see Conversation). */
+  converse(cmd: string, args: string[], env: Record<string, string>): Conversation;
   /**
    * Runs a module of this package in a node process of its own (`args` show in ps), hands it
    * `request` and resolves with its one reply. The child's stderr is ours; it ends when we do (its
@@ -414,6 +430,43 @@ export class NodeSystem implements System {
       );
       child.stdin.end(opts.input ?? "");
     });
+  }
+
+  converse(cmd: string, args: string[], env: Record<string, string>): Conversation {
+    const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    let over: Error | undefined;
+    const waiting: { lines: number; resolve: (l: string[]) => void; reject: (e: Error) => void }[] = [];
+    const answer = () => {
+      for (let w = waiting[0]; w; w = waiting[0]) {
+        const lines = out.split("\n");
+        if (lines.length - 1 < w.lines) return;
+        out = lines.slice(w.lines).join("\n");
+        waiting.shift()!.resolve(lines.slice(0, w.lines));
+      }
+    };
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+      answer();
+    });
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    child.stdin.on("error", () => undefined);
+    const finish = (why: string) => {
+      over = new Error(err.trim() || why);
+      for (const w of waiting.splice(0)) w.reject(over);
+    };
+    child.on("error", (e) => finish(e.message));
+    child.on("close", (code, signal) => finish(signal ?? `exit ${code}`));
+    return {
+      ask: (input, lines) =>
+        new Promise((resolve, reject) => {
+          if (over) return reject(over);
+          waiting.push({ lines, resolve, reject });
+          child.stdin.write(input);
+        }),
+      end: () => void child.stdin.end(),
+    };
   }
 
   runChild(module: string, args: string[], request: unknown): Promise<unknown> {
