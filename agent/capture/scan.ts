@@ -33,6 +33,11 @@ export interface ScanResult {
   skipped: Buffer[];
   large: Buffer[];
   unreadable: Buffer[];
+  /**
+   * Regular files of the folders read whose change time is in the racy window: git compares change
+   * times to the second, so a change in the same second as its look would pass its stat check.
+   */
+  recent: { path: Buffer; entry: Entry }[];
   /** Files and bytes in the folders that were read (all of them when nothing was cached). */
   files: number;
   bytes: number;
@@ -84,7 +89,7 @@ function walkOrder(a: Buffer, b: Buffer): number {
 }
 
 export class Scanner {
-  readonly result: ScanResult = { dirs: new Map(), skipped: [], large: [], unreadable: [], files: 0, bytes: 0 };
+  readonly result: ScanResult = { dirs: new Map(), skipped: [], large: [], unreadable: [], recent: [], files: 0, bytes: 0 };
   private readonly rootBuf: Buffer;
   private readonly cachedChildren = new Map<string, string[]>();
   /** Files with more than one name, by device:inode, resolved into hard links once all reads are done. */
@@ -358,6 +363,7 @@ export class Scanner {
     }
     const e = this.entryOf(name, st, "f");
     push(e);
+    if (st.ctimeNs >= this.racyAfterNs) out.recent.push({ path, entry: e });
     if (st.nlink > 1) {
       // Which name is the first is decided in walk order once every folder is read (finish).
       const key = `${st.dev}:${st.ino}`;

@@ -42,7 +42,7 @@ export interface PendingIndex {
 }
 
 /** git's mode for a stored entry. */
-function modeOf(e: Entry): string {
+export function modeOf(e: Entry): string {
   return e.type === "l" ? "120000" : e.mode & 0o100 ? "100755" : "100644";
 }
 

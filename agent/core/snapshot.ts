@@ -19,7 +19,7 @@ import { renderCvmfs } from "../model/cvmfs.js";
 import { parseMessage, renderTrailers, type Trigger } from "../model/message.js";
 import { commitTreeAndMessage, objectId } from "../model/git-object.js";
 import { changesOf, diffSnapshots, type Changes } from "./diff.js";
-import { quickBase, quickTree, settleIndex } from "./quick-trees.js";
+import { modeOf, quickBase, quickTree, settleIndex } from "./quick-trees.js";
 
 export const FORMAT_FILE = ".vml/format";
 export const PACKAGES_FILE = ".vml/packages";
@@ -147,6 +147,49 @@ function vanishedBranches(sys: System, root: string, cache: ScanCache): string[]
 function argOf(key: string): string | undefined {
   const text = Buffer.from(key, "latin1").toString("utf8");
   return Buffer.from(text, "utf8").toString("latin1") === key ? text : undefined;
+}
+
+/** An index entry given to git whole: no stat, so git's next look reads the file. */
+interface IndexEntry {
+  mode: string;
+  id: string;
+  path: Buffer;
+}
+
+/**
+ * Bytes of recent files hashed here (each read whole) in one snapshot; beyond it git takes them, and
+ * the residual race is theirs (a tree being written in bulk as the snapshot runs).
+ */
+const RECENT_HASH_BYTES = 64 << 20;
+
+/**
+ * git compares change times to the second: a file changed again within the second git looked at it,
+ * its size and mtime kept, would pass git's stat check from then on and its new content never be
+ * recorded. Files changed that recently are hashed and stored here and given to git without a stat
+ * (as its own racy entries are), so git's next look reads them again. By latin1 path; a file that
+ * changed or went while it was read is left to git.
+ */
+function hashRecent(ctx: Context, recent: ScanResult["recent"]): Map<string, IndexEntry> {
+  const { sys, root, logbook: lb } = ctx;
+  const out = new Map<string, IndexEntry>();
+  const top = Buffer.from(root === "/" ? "/" : `${root}/`);
+  let budget = RECENT_HASH_BYTES;
+  for (const { path, entry } of recent) {
+    if (entry.size > budget) continue;
+    budget -= entry.size;
+    const abs = Buffer.concat([top, path]);
+    let content: Buffer;
+    try {
+      content = sys.readFile(abs);
+    } catch {
+      continue;
+    }
+    const st = sys.lstat(abs);
+    if (st?.kind !== "file" || st.size !== content.length || st.size !== entry.size || st.mtimeNs !== entry.mtimeNs) continue;
+    const [id] = lb.writeObjects("blob", [content]);
+    out.set(path.toString("latin1"), { mode: modeOf(entry), id, path });
+  }
+  return out;
 }
 
 function splitNul(out: Buffer): Buffer[] {
@@ -346,25 +389,35 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   const removing = out.length > 0 || under.length > 0;
   if (removing) await lb.git(["update-index", "-z", "--force-remove", "--stdin"], { input: Buffer.concat([...under, nulList(out)]) });
 
+  // Entries given to git whole (mode, id, path): the records, and the files hashed here.
+  const given: IndexEntry[] = changed.map(([p, , id]) => ({ mode: "100644", id, path: Buffer.from(p, "latin1") }));
+  const hashed = hashRecent(ctx, scanned.recent);
+  ctx.log.debug({ recent: scanned.recent.length, hashed: hashed.size }, "recent files hashed");
+  for (const [, h] of hashed) given.push(h);
   // Only the folders read need git to look at their files; the cache vouches for the others.
   const toIndex: Buffer[] = [];
   for (const d of scanned.dirs.values()) {
-    for (const e of d.entries ?? []) if (STORED_TYPES.has(e.type)) toIndex.push(joinPath(d.dir, e.name));
+    for (const e of d.entries ?? []) {
+      if (!STORED_TYPES.has(e.type)) continue;
+      const path = joinPath(d.dir, e.name);
+      if (!hashed.has(path.toString("latin1"))) toIndex.push(path);
+    }
   }
   const total = toIndex.length;
   ctx.log.debug({ paths: total, removed: removed.length, metadata: changed.length }, "indexing");
   ctx.progress?.phase("storing", total);
   let seen = 0;
   // Nothing read, nothing rendered anew (the daemon looked a moment ago): the index and its tree stand.
-  const adding = total > 0 || changed.length > 0;
   // With nothing cached (the base snapshot, a recovery) most content is new: git then writes it into
   // one pack (bulk check-in) instead of a file per object, faster now and for every later read.
   const bulk = cache.dirs.size === 0 ? ["-c", "core.bigFileThreshold=1"] : [];
   // --remove: a path that vanished since the scan leaves the index instead of failing the snapshot.
-  // The metadata's index entries ride along on the command line when they are few (every snapshot
-  // but the first).
-  const cacheinfo = changed.map(([p, , id]) => `100644,${id},${p}`);
-  const inline = cacheinfo.reduce((n, a) => n + a.length + 1, 0) < INLINE_ARGS;
+  // The entries given whole ride along on the command line when they are few and can be named there
+  // (UTF-8): every snapshot but the first, nearly always.
+  const args = given.map((g) => argOf(g.path.toString("latin1")));
+  const cacheinfo = args.every((a) => a !== undefined) ? given.map((g, i) => `${g.mode},${g.id},${args[i]}`) : [];
+  const inline = cacheinfo.length === given.length && cacheinfo.reduce((n, a) => n + a.length + 1, 0) < INLINE_ARGS;
+  const adding = total > 0 || given.length > 0;
   if (adding) await lb.git([...bulk, "update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), ...(inline ? cacheinfo.flatMap((c) => ["--cacheinfo", c]) : []), "--stdin"], {
     input: nulList(toIndex),
     onStdout: ctx.progress
@@ -375,7 +428,7 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
       : undefined,
   });
 
-  if (!inline) await lb.git(["update-index", "--index-info"], { input: changed.map(([p, , id]) => `100644 ${id}\t${p}\n`).join("") });
+  if (!inline) await lb.git(["update-index", "-z", "--index-info"], { input: Buffer.concat(given.flatMap((g) => [Buffer.from(`${g.mode} ${g.id}\t`), g.path, NUL])) });
   ctx.log.debug("index updated");
   const same = !adding && !removing && fresh && cache.tree !== undefined;
   const treeP = same ? Promise.resolve(cache.tree!) : lb.gitText(["write-tree"]);
