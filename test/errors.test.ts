@@ -119,6 +119,7 @@ test("a full disk: one clear line, exit 1, nothing recorded lost, and the next c
   oneLine(r.stderr);
   assert.match(r.stderr, /no space left on the disk that holds .*: nothing was recorded/);
   assert.equal(git(root, ["rev-parse", "HEAD"]).toString().trim(), base);
+  assert.match(git(root, ["count-objects", "-v"]).toString(), /^garbage: 0$/m, "no part-written object left behind");
   fs.rmSync(`${root}/home/alice/work/big.bin`);
   writeFixture(root, { "home/alice/work/b.txt": "b\n" });
   assert.equal(agent(root, ["commit", "-m", "after"]).code, 0);

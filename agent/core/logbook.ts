@@ -102,10 +102,12 @@ export class Logbook {
 
   /** What a git command that failed, saying this on stderr, is to the user: its last line of complaint. */
   private failure(sub: string, stderr: string, otherwise: string): VmlError {
-    if (/No space left on device|Out of diskspace|ENOSPC/i.test(stderr)) {
-      return new VmlError("DISK_FULL", `no space left on the disk that holds ${this.gitDir}: nothing was recorded; free some space and run it again`);
-    }
+    if (/No space left on device|Out of diskspace|ENOSPC/i.test(stderr)) return this.diskFull();
     return new VmlError("GIT_FAILED", `git ${sub} failed: ${stderr.trim().split("\n").filter(Boolean).pop() ?? otherwise}`);
+  }
+
+  private diskFull(): VmlError {
+    return new VmlError("DISK_FULL", `no space left on the disk that holds ${this.gitDir}: nothing was recorded; free some space and run it again`);
   }
 
   /**
@@ -229,12 +231,20 @@ export class Logbook {
         }
       };
       try {
-        write();
+        try {
+          write();
+        } catch (e) {
+          // Its folder is made on the first object that needs it (git's prune removes empty ones).
+          if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+          this.sys.mkdir(`${this.gitDir}/objects/${id.slice(0, 2)}`, 0o755);
+          write();
+        }
       } catch (e) {
-        // Its folder is made on the first object that needs it (git's prune removes empty ones).
-        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-        this.sys.mkdir(`${this.gitDir}/objects/${id.slice(0, 2)}`, 0o755);
-        write();
+        // A disk that filled up leaves no part-written object behind.
+        if (!flush) this.sys.remove(`${file}.tmp`);
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "ENOSPC" || code === "EDQUOT") throw this.diskFull();
+        throw e;
       }
       return id;
     });

@@ -229,6 +229,10 @@ export class NodeSystem implements System {
     try {
       fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
       if (flush) fs.fsyncSync(fd);
+    } catch (e) {
+      // A full disk leaves no part-written file behind.
+      fs.rmSync(tmp, { force: true });
+      throw e;
     } finally {
       fs.closeSync(fd);
     }
