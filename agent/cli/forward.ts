@@ -1,7 +1,6 @@
 // Hands a command to the daemon when one listens on ROOT/run/vml/agent.sock: ordinary users record
 // and read snapshots through it, with their own environment, and every commit is serialised there.
 import { ask } from "../platform/socket.js";
-import type { System } from "../platform/system.js";
 
 /** What may run in the daemon for any user of the socket's group: recording and reading. */
 export const FORWARDED = new Set(["commit", "status", "log", "show", "diff", "hook"]);
@@ -26,12 +25,12 @@ function commandOf(argv: string[]): string | undefined {
 }
 
 /** The exit code when the daemon ran the command; undefined when it is to run here. */
-export async function forwardToDaemon(sys: System, argv: string[], out: (t: string) => void, err: (t: string) => void): Promise<number | undefined> {
+export async function forwardToDaemon(env: Record<string, string>, argv: string[], out: (t: string) => void, err: (t: string) => void): Promise<number | undefined> {
   const cmd = commandOf(argv);
   if (!cmd || !FORWARDED.has(cmd) || argv.includes("--help") || argv.includes("-h")) return undefined;
   const root = rootOf(argv).replace(/\/+$/, "");
   let exit: number | undefined;
-  const answered = await ask(`${root}${SOCKET}`, { vml: 1, argv, env: sys.env() }, (m) => {
+  const answered = await ask(`${root}${SOCKET}`, { vml: 1, argv, env }, (m) => {
     if (typeof m.out === "string") out(m.out);
     if (typeof m.err === "string") err(m.err);
     if (typeof m.exit === "number") exit = m.exit;

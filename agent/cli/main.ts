@@ -1,17 +1,16 @@
 #!/usr/bin/env node
 // vml-agent's entry point: a terminal's command line, run here, or handed to the daemon's socket when
 // one listens (ordinary users snapshot through it; commits from everyone are serialised there).
-import { NodeSystem } from "../platform/system.js";
 import { forwardToDaemon } from "./forward.js";
+import { processEnv } from "../platform/process-env.js";
 
 async function main(argv: string[]): Promise<number> {
-  const sys = new NodeSystem();
-  const forwarded = await forwardToDaemon(sys, argv, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+  const forwarded = await forwardToDaemon(processEnv(), argv, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
   if (forwarded !== undefined) return forwarded;
   // Loaded only when the command runs here: a command the daemon runs starts in a fraction of the time.
-  const { runCli } = await import("./program.js");
+  const [{ runCli }, { NodeSystem }] = await Promise.all([import("./program.js"), import("../platform/system.js")]);
   return runCli(argv, {
-    sys,
+    sys: new NodeSystem(),
     out: (t) => void process.stdout.write(t),
     err: (t) => void process.stderr.write(t),
     stderrIsTTY: Boolean(process.stderr.isTTY),

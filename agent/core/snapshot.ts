@@ -157,10 +157,12 @@ interface IndexEntry {
 }
 
 /**
- * Bytes of recent files hashed here (each read whole) in one snapshot; beyond it git takes them, and
- * the residual race is theirs (a tree being written in bulk as the snapshot runs).
+ * Recent files hashed here (each read whole, stored loose even when git holds it packed) in one
+ * snapshot: an edit's worth. Beyond it git takes them, and the residual race is theirs (a tree
+ * written in bulk as the snapshot runs: a restore, an unpacked archive).
  */
-const RECENT_HASH_BYTES = 64 << 20;
+const RECENT_HASH_FILES = 1000;
+const RECENT_HASH_BYTES = 16 << 20;
 
 /**
  * git compares change times to the second: a file changed again within the second git looked at it,
@@ -174,7 +176,7 @@ function hashRecent(ctx: Context, recent: ScanResult["recent"]): Map<string, Ind
   const out = new Map<string, IndexEntry>();
   const top = Buffer.from(root === "/" ? "/" : `${root}/`);
   let budget = RECENT_HASH_BYTES;
-  for (const { path, entry } of recent) {
+  for (const { path, entry } of recent.slice(0, RECENT_HASH_FILES)) {
     if (entry.size > budget) continue;
     budget -= entry.size;
     const abs = Buffer.concat([top, path]);

@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import { fork, spawn } from "node:child_process";
 import * as os from "node:os";
 import { fileWriter, type FileWriter } from "./writers.js";
+import { processEnv } from "./process-env.js";
 
 /** Paths are raw bytes: guest file names need not be valid UTF-8. */
 export type BytePath = Buffer;
@@ -552,9 +553,7 @@ export class NodeSystem implements System {
   }
 
   env(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) out[k] = v;
-    return out;
+    return processEnv();
   }
 
   callerEnv(): Record<string, string> {
