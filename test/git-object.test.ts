@@ -162,8 +162,15 @@ test("refs moved through a kept-open git process: compare-and-swap, reflog messa
   await lb.moveRef("refs/heads/main", c, b, "vml commit");
   assert.equal(git(["rev-parse", "refs/heads/main"]).trim(), c);
   assert.deepEqual(git(["reflog", "show", "--format=%gs", "refs/heads/main"]).trim().split("\n"), ["vml commit", "vml commit", "vml commit"]);
+  // Its git gone while idle (killed): the next move starts another.
+  const message = `vml idle ${process.pid}`;
+  await lb.moveRef("refs/heads/main", a, c, message);
+  execFileSync("pkill", ["-f", `update-ref -m ${message}`]);
+  await new Promise((r) => setTimeout(r, 200));
+  await lb.moveRef("refs/heads/main", b, a, message);
+  assert.equal(git(["rev-parse", "refs/heads/main"]).trim(), b);
   lb.close();
   // Closed: a move starts a git of its own again.
-  await lb.moveRef("refs/heads/main", a, c, "vml delete");
+  await lb.moveRef("refs/heads/main", a, b, "vml delete");
   assert.equal(git(["rev-parse", "refs/heads/main"]).trim(), a);
 });

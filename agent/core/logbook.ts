@@ -134,7 +134,8 @@ export class Logbook {
       return;
     }
     let mover = this.refMovers.get(message);
-    if (!mover) {
+    // One that ended while idle (killed, git gone) is replaced before anything is asked of it.
+    if (!mover || mover.ended()) {
       mover = this.sys.converse("git", ["update-ref", "-m", message, "-z", "--stdin"], this.env);
       this.refMovers.set(message, mover);
     }

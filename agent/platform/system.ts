@@ -40,6 +40,8 @@ export interface Conversation {
    * wrote to stderr when it ends first; it is then over, and later asks reject too.
    */
   ask(input: string, lines: number): Promise<string[]>;
+  /** Whether the process has ended (asks reject). */
+  ended(): boolean;
   /** Closes its stdin: the process ends. */
   end(): void;
 }
@@ -470,6 +472,7 @@ export class NodeSystem implements System {
           waiting.push({ lines, resolve, reject });
           child.stdin.write(input);
         }),
+      ended: () => over !== undefined,
       end: () => void child.stdin.end(),
     };
   }
