@@ -1,5 +1,5 @@
 // Every bad input: one clear line on stderr, the documented exit code, nothing recorded lost.
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -103,14 +103,19 @@ test("a missing config file means the shipped defaults", (t) => {
   assert.deepEqual(res.map((x) => x.included), [true, false, false]);
 });
 
-test("a full disk: one clear line, exit 1, nothing recorded lost, and the next commit works", (t) => {
+/** A small disk of its own, gone after the test. */
+function smallDisk(t: TestContext, size: string): string {
   const mnt = fs.mkdtempSync("/tmp/vml-full-");
-  execFileSync("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt]);
+  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", mnt]);
   t.after(() => {
     execFileSync("umount", [mnt]);
     fs.rmdirSync(mnt);
   });
-  const root = `${mnt}/guest`;
+  return mnt;
+}
+
+test("a full disk: one clear line, exit 1, nothing recorded lost, and the next commit works", (t) => {
+  const root = `${smallDisk(t, "3m")}/guest`;
   writeFixture(root, { "etc/vml/agent.yaml": "mounts_table: /nonexistent\n", "home/alice/work/a.txt": "a\n" });
   const base = agent(root, ["--json", "init"]).json().id;
   fs.writeFileSync(`${root}/home/alice/work/big.bin`, randomBytes(2_200_000));
@@ -123,6 +128,36 @@ test("a full disk: one clear line, exit 1, nothing recorded lost, and the next c
   fs.rmSync(`${root}/home/alice/work/big.bin`);
   writeFixture(root, { "home/alice/work/b.txt": "b\n" });
   assert.equal(agent(root, ["commit", "-m", "after"]).code, 0);
+  assert.equal(agent(root, ["verify"]).code, 0);
+});
+
+test("a restore onto a full disk leaves no file cut short, says what it did not restore, and can be done again", (t) => {
+  const mnt = smallDisk(t, "6m");
+  const root = `${mnt}/guest`;
+  const work = `${root}/home/alice/work`;
+  writeFixture(root, { "etc/vml/agent.yaml": "mounts_table: /nonexistent\n", "home/alice/work/a.txt": "a\n" });
+  assert.equal(agent(root, ["init"]).code, 0);
+  // One file restored into a folder that exists (written by the agent), one into a folder that is
+  // gone (written by git into a new folder).
+  const big = randomBytes(1_200_000);
+  const data = randomBytes(1_200_000);
+  writeFixture(root, { "home/alice/work/big.bin": { content: big }, "home/alice/work/proj/data.bin": { content: data } });
+  const ref = agent(root, ["--json", "commit", "-m", "two big files"]).json().id as string;
+  fs.rmSync(`${work}/big.bin`);
+  fs.rmSync(`${work}/proj`, { recursive: true });
+  const free = Number(execFileSync("df", ["-k", "--output=avail", mnt]).toString().trim().split("\n")[1]);
+  fs.writeFileSync(`${mnt}/filler`, Buffer.alloc((free - 700) * 1024));
+
+  const r = agent(root, ["restore", ref]);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.match(r.stdout, /Not restored \(2\):\n {2}\/home\/alice\/work\/proj\/data\.bin: .*\n {2}\/home\/alice\/work\/big\.bin: no space left/);
+  const left = execFileSync("find", [work, "-type", "f"]).toString().trim().split("\n");
+  assert.deepEqual(left, [`${work}/a.txt`], "nothing part-written, under a temporary name or its own");
+
+  fs.rmSync(`${mnt}/filler`);
+  assert.equal(agent(root, ["restore", ref]).code, 0);
+  assert.ok(fs.readFileSync(`${work}/big.bin`).equals(big));
+  assert.ok(fs.readFileSync(`${work}/proj/data.bin`).equals(data));
   assert.equal(agent(root, ["verify"]).code, 0);
 });
 

@@ -224,13 +224,7 @@ export class Logbook {
       if (this.sys.exists(file)) return id;
       // Level 1, git's own for loose objects (core.looseCompression): they are repacked later anyway.
       const deflated = deflateSync(objectBytes(type, data), { level: 1 });
-      const write = () => {
-        if (flush) this.sys.writeFileAtomic(file, deflated, 0o444);
-        else {
-          this.sys.writeFile(`${file}.tmp`, deflated, 0o444);
-          this.sys.rename(`${file}.tmp`, file);
-        }
-      };
+      const write = () => this.sys.writeFileAtomic(file, deflated, 0o444, flush);
       try {
         try {
           write();
@@ -241,8 +235,6 @@ export class Logbook {
           write();
         }
       } catch (e) {
-        // A disk that filled up leaves no part-written object behind.
-        if (!flush) this.sys.remove(`${file}.tmp`);
         const code = (e as NodeJS.ErrnoException).code;
         if (code === "ENOSPC" || code === "EDQUOT") throw this.diskFull();
         throw e;

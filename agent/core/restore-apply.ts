@@ -130,10 +130,17 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     if (!inStaged) checkParents(s.path);
     const where = at(s.path, s.key);
     const target = inStaged ? where : abs(tmpName(s.path));
-    await make(target);
     const e = s.want!;
-    if (!metaDone) ownAndMode(target, e);
-    if (!inStaged) sys.move(target, where);
+    try {
+      await make(target);
+      if (!metaDone) ownAndMode(target, e);
+      if (!inStaged) sys.move(target, where);
+    } catch (err) {
+      // What was made is new (a temporary name, or inside a folder that did not exist): a file
+      // cut short by a full disk must not stay, let alone be moved into place with its folder.
+      if (sys.lstat(target)) sys.unlink(target);
+      throw err;
+    }
     times.set([{ path: where, mtimeNs: e.mtimeNs }]);
     done.push(s);
   };
@@ -224,7 +231,13 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
     try {
       await lb.checkoutInto(gitWritable.get(r)!, entries);
     } catch (e) {
-      for (const { step } of entries) fail(step.path, e);
+      // The folder is new: whatever git wrote before it failed (a disk filling up) goes, none of it
+      // is taken for restored.
+      for (const { step } of entries) {
+        const target = at(step.path, step.key);
+        if (sys.lstat(target)) sys.unlink(target);
+        fail(step.path, e);
+      }
       continue;
     } finally {
       await watching?.();

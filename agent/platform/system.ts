@@ -80,8 +80,11 @@ export interface System {
   readFile(path: BytePath | string): Buffer;
   /** Writes a scratch file: no durability, for data that is read back at once. */
   writeFile(path: string, data: Buffer | string, mode?: number): void;
-  /** Writes durably: temp file, fsync, rename. */
-  writeFileAtomic(path: string, data: Buffer | string, mode?: number): void;
+  /**
+   * Writes whole or not at all: temp file, fsync, rename. `flush: false` leaves the fsync to the
+   * caller's own later flush (several files, one sync).
+   */
+  writeFileAtomic(path: string, data: Buffer | string, mode?: number, flush?: boolean): void;
   /** Creates a file with this content only if none exists, never seen partly written; false when one does. */
   createExclusive(path: string, data: string): boolean;
   /** Regular files below a directory, recursively; empty when it does not exist. */
@@ -221,8 +224,8 @@ export class NodeSystem implements System {
     fs.writeFileSync(path, data, { mode });
   }
 
-  writeFileAtomic(path: string, data: Buffer | string, mode = 0o644): void {
-    fs.renameSync(this.writeBeside(path, data, mode, true), path);
+  writeFileAtomic(path: string, data: Buffer | string, mode = 0o644, flush = true): void {
+    fs.renameSync(this.writeBeside(path, data, mode, flush), path);
   }
 
   /** Writes (and with `flush`, flushes) a file beside `path` under a name of this process's; returns that name. */
@@ -230,7 +233,9 @@ export class NodeSystem implements System {
     const tmp = `${path}.tmp-${process.pid}`;
     const fd = fs.openSync(tmp, "w", mode);
     try {
-      fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+      // Given the descriptor, writeFileSync loops over short writes (a disk filling up makes one
+      // before it fails); a single writeSync would leave the file cut short without an error.
+      fs.writeFileSync(fd, data);
       if (flush) fs.fsyncSync(fd);
     } catch (e) {
       // A full disk leaves no part-written file behind.

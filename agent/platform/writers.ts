@@ -30,7 +30,8 @@ parentPort.on("message", (batch) => {
     try {
       const fd = fs.openSync(Buffer.from(path, "latin1"), "wx", 0o600);
       try {
-        fs.writeSync(fd, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+        // writeFileSync on a descriptor goes on after a short write (a disk filling up); writeSync does not.
+        fs.writeFileSync(fd, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
         fs.fchownSync(fd, uid, gid);
         fs.fchmodSync(fd, mode);
       } finally {
