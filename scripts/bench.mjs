@@ -245,7 +245,8 @@ try {
       rounds.vml.push(v.secs);
       rounds.vmlRss.push(v.rssKiB);
     },
-    () => rounds.rsync.push(timedDurable("rsync", ["-a", `${gitWork}/`, `${rsyncDst}/`]).secs),
+    // The work area only: git-work also holds the git repository the other peer restores from.
+    () => rounds.rsync.push(timedDurable("rsync", ["-a", "--exclude=/.git", `${gitWork}/`, `${rsyncDst}/`]).secs),
     () => {
       fs.mkdirSync(gitDst);
       rounds.git.push(timedDurable("git", ["--git-dir", path.join(gitWork, ".git"), "--work-tree", gitDst, "checkout", "-f", "HEAD", "--", "."], { env: gitEnv }).secs);
