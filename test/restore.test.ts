@@ -220,6 +220,28 @@ test("after a whole restore of a large area the next snapshot is exact", (t) => 
   assert.equal(agent(root, ["verify"]).code, 0);
 });
 
+test("files rewritten in place come back exact, whether many (written by threads) or few (by the agent itself)", (t) => {
+  const fixture: Fixture = { ...BASE_FIXTURE };
+  const name = (i: number) => `${W}/many/h${i}.txt`;
+  for (let i = 0; i < 300; i++) fixture[name(i)] = { content: `histogram ${i}\n`, mode: i % 2 ? 0o640 : 0o4755, uid: 1000, gid: 1000 };
+  const root = makeGuest(fixture);
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  const expectBase = (count: number) => {
+    for (let i = 0; i < count; i++) {
+      const st = fs.lstatSync(`${root}/${name(i)}`);
+      assert.equal(fs.readFileSync(`${root}/${name(i)}`, "utf8"), `histogram ${i}\n`);
+      assert.deepEqual([st.mode & 0o7777, st.uid, st.gid, st.mtimeMs], [i % 2 ? 0o640 : 0o4755, 1000, 1000, 1_700_000_000_000], name(i));
+    }
+  };
+  for (const count of [300, 3]) {
+    for (let i = 0; i < count; i++) fs.writeFileSync(`${root}/${name(i)}`, `rewritten ${i}\n`);
+    const r = agent(root, ["restore", "base"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    expectBase(300);
+  }
+});
+
 test("owners are given by name through the /etc/passwd the restore brings back, not the one it replaces", (t) => {
   const root = makeGuest({ ...BASE_FIXTURE, [`${W}/own.txt`]: { content: "mine\n", uid: 1000, gid: 1000 } });
   t.after(() => cleanup(root));

@@ -8,8 +8,8 @@ import { cleanup, tempDir } from "./helpers/guest.js";
 const NS = 1_700_000_000_123_456_789n;
 
 class NoPythonSystem extends NodeSystem {
-  env(): Record<string, string> {
-    return { PATH: "/nonexistent" };
+  protected python(): string {
+    return "/nonexistent/python3";
   }
 }
 
@@ -52,4 +52,23 @@ test("without python3 times are kept to the microsecond, and the writer says so"
   assert.equal(await w.close(), false);
   assert.equal(fs.lstatSync(`${dir}/f`, { bigint: true }).mtimeNs / 1000n, NS / 1000n);
   assert.equal(fs.lstatSync(`${dir}/link`, { bigint: true }).mtimeNs / 1000n, NS / 1000n);
+});
+
+test("the system's python3 sets the times, whatever Python an analysis setup puts first on PATH", async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  // A broken analysis Python first on PATH, and a PYTHONPATH whose site customisation fails.
+  fs.mkdirSync(`${dir}/bin`);
+  fs.writeFileSync(`${dir}/bin/python3`, "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+  fs.writeFileSync(`${dir}/sitecustomize.py`, "raise SystemExit(1)\n");
+  class AnalysisShell extends NodeSystem {
+    env(): Record<string, string> {
+      return { PATH: `${dir}/bin:/usr/bin:/bin`, PYTHONPATH: dir };
+    }
+  }
+  const p = files(dir);
+  const w = new AnalysisShell().timeWriter();
+  w.set([{ path: p.file, mtimeNs: NS }]);
+  assert.equal(await w.close(), true);
+  assert.equal(fs.lstatSync(`${dir}/f`, { bigint: true }).mtimeNs, NS);
 });

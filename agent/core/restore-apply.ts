@@ -261,7 +261,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   }
   const ids = [...byBlob.keys()];
   // Files are created by a few threads while git streams the next ones; a bounded number in flight.
-  const writer = sys.fileWriter();
+  const writer = sys.fileWriter([...byBlob.values()].reduce((n, steps) => n + steps.length, 0));
   const inflight = new Set<Promise<void>>();
   try {
     await lb.streamBlobs(ids, async (i, data) => {

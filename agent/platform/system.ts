@@ -99,8 +99,8 @@ export interface System {
   link(existing: BytePath | string, path: BytePath | string): void;
   /** A new file (it must not exist) with the content of a regular file. */
   copyFile(from: BytePath | string, to: BytePath | string): void;
-  /** Creates new files, several at once (see FileWriter). */
-  fileWriter(): FileWriter;
+  /** Creates about `files` new files, several at once when they are many (see FileWriter). */
+  fileWriter(files: number): FileWriter;
   /** Renames, replacing the target entry itself (a symlink there is replaced, not followed). */
   move(from: BytePath, to: BytePath): void;
   /** Owner of the entry itself (lchown: a symlink is changed, not its target). */
@@ -305,8 +305,8 @@ export class NodeSystem implements System {
     fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL);
   }
 
-  fileWriter(): FileWriter {
-    return fileWriter();
+  fileWriter(files: number): FileWriter {
+    return fileWriter(files);
   }
 
   move(from: BytePath, to: BytePath): void {
@@ -326,9 +326,19 @@ export class NodeSystem implements System {
     if (r.code !== 0) throw new Error(r.stderr.trim());
   }
 
+  /**
+   * The system's python3, else PATH's: a physicist's PATH leads to an analysis Python first (an LCG
+   * view on /cvmfs, conda, a pyenv shim), which can take seconds to start, or fail to.
+   */
+  protected python(): string {
+    return ["/usr/bin/python3", "/bin/python3"].find((p) => this.lstat(p)) ?? "python3";
+  }
+
   timeWriter(): TimeWriter {
     const NUL = Buffer.from([0]);
-    const child = spawn("python3", ["-c", SET_TIMES_PY], { env: this.env(), stdio: ["pipe", "pipe", "ignore"] });
+    // Isolated (-I: no PYTHON* variables, no user site; -S: no site packages): an analysis setup's
+    // PYTHONPATH must not reach it.
+    const child = spawn(this.python(), ["-I", "-S", "-c", SET_TIMES_PY], { env: this.env(), stdio: ["pipe", "pipe", "ignore"] });
     let failed = false;
     const fallback: TimeSetting[] = [];
     const waiting: (() => void)[] = [];

@@ -1,5 +1,6 @@
 // New files written by a few threads at once: creating a file is mostly kernel work, and on more
 // than one core it goes nearly that many times faster (a restore writes tens of thousands).
+import * as fs from "node:fs";
 import { Worker } from "node:worker_threads";
 import { availableParallelism } from "node:os";
 
@@ -19,24 +20,32 @@ export interface FileWriter {
   close(): Promise<void>;
 }
 
-// Runs in each thread: the one place a restored file is created. Owner first: a chown clears the
-// setuid and setgid bits a chmod just set.
+/**
+ * The one place a restored file is created, in this thread or in one of the pool's (its source is
+ * sent there, so it uses nothing but its arguments). Owner first: a chown clears the setuid and
+ * setgid bits a chmod just set. writeFileSync on a descriptor goes on after a short write (a disk
+ * filling up makes one before it fails); writeSync does not.
+ */
+function createFile(fsm: typeof fs, path: Buffer, data: Uint8Array, mode: number, uid: number, gid: number): void {
+  const fd = fsm.openSync(path, "wx", 0o600);
+  try {
+    fsm.writeFileSync(fd, data);
+    fsm.fchownSync(fd, uid, gid);
+    fsm.fchmodSync(fd, mode);
+  } finally {
+    fsm.closeSync(fd);
+  }
+}
+
 const THREAD = `
 const fs = require("node:fs");
 const { parentPort } = require("node:worker_threads");
+const createFile = ${createFile.toString()};
 parentPort.on("message", (batch) => {
   const done = [];
   for (const { id, path, data, mode, uid, gid } of batch) {
     try {
-      const fd = fs.openSync(Buffer.from(path, "latin1"), "wx", 0o600);
-      try {
-        // writeFileSync on a descriptor goes on after a short write (a disk filling up); writeSync does not.
-        fs.writeFileSync(fd, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-        fs.fchownSync(fd, uid, gid);
-        fs.fchmodSync(fd, mode);
-      } finally {
-        fs.closeSync(fd);
-      }
+      createFile(fs, Buffer.from(path, "latin1"), data, mode, uid, gid);
       done.push({ id });
     } catch (e) {
       done.push({ id, error: e.message });
@@ -46,13 +55,26 @@ parentPort.on("message", (batch) => {
 });
 `;
 
+/**
+ * Below this many files they are created in this thread: starting the pool's threads takes about
+ * as long as creating a few hundred files (a restore of a few changed files waited on it).
+ */
+const FEW_FILES = 256;
+
 interface Job extends FileMeta {
   id: number;
   path: string;
   data: Uint8Array;
 }
 
-export function fileWriter(threads = Math.min(4, Math.max(2, availableParallelism()))): FileWriter {
+/** A writer for about `files` new files. */
+export function fileWriter(files: number, threads = Math.min(4, Math.max(2, availableParallelism()))): FileWriter {
+  if (files < FEW_FILES) {
+    return {
+      write: async (path, data, meta) => createFile(fs, path, data, meta.mode, meta.uid, meta.gid),
+      close: async () => undefined,
+    };
+  }
   let pool: Worker[] | undefined;
   // The files of one folder go to one thread: threads creating in the same folder wait on each other.
   const byFolder = new Map<string, number>();

@@ -29,8 +29,9 @@ export function writeFixture(root: string, fixture: Fixture): void {
       const s: FileSpec = typeof spec === "string" ? { content: spec } : (spec as FileSpec);
       fs.rmSync(p, { force: true });
       fs.writeFileSync(p, s.content ?? "");
-      fs.chmodSync(p, s.mode ?? 0o644);
+      // Owner first: a chown clears setuid and setgid.
       if (s.uid !== undefined) fs.chownSync(p, s.uid, s.gid ?? s.uid);
+      fs.chmodSync(p, s.mode ?? 0o644);
       fs.utimesSync(p, s.mtime ?? FIXED_TIME, s.mtime ?? FIXED_TIME);
     } else if ("symlink" in spec) {
       fs.symlinkSync(spec.symlink, p);
