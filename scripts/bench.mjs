@@ -3,6 +3,7 @@
 // generated work areas, measured in the same run. Prints times, ratios, peak memory and the bytes one
 // one-line change adds to the logbook. Figures, not assertions: tests never time anything.
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -25,6 +26,8 @@ const ROUNDS = opt("rounds", 3);
  */
 const RESTORE_ROUNDS_ASKED = opt("restore-rounds", 0);
 const CHANGES = 20;
+/** The large file restored on its own, in MiB: under the default size limit (64 MiB). */
+const LARGE_MIB = 48;
 /**
  * A user types `commit` a few seconds after saving: by then the daemon has taken the edits into the
  * logbook's index (it waits 2.5 s of quiet for that). git and restic are timed after the same pause.
@@ -274,6 +277,18 @@ try {
   await sleep(2100);
   fs.appendFileSync(fileOf(work, Math.floor(FILES / 3)), "changed again\n");
   restoreRes.oneLater = timedDurable(process.execPath, [agentBin, "--root", guest, "restore", full], { env: agentEnv });
+  // One large file (a ROOT file's size, under the size limit) changed and restored, against rsync
+  // copying the same file: a restore's cost must follow the bytes, not grow faster.
+  const large = path.join(work, "large.root");
+  fs.writeFileSync(large, randomBytes(LARGE_MIB * 1048576));
+  sh(process.execPath, [agentBin, "--root", guest, "commit", "-m", "a large file"], { env: agentEnv });
+  const withLarge = lg(["rev-parse", "HEAD"]).trim();
+  await sleep(2100);
+  fs.appendFileSync(large, "changed\n");
+  restoreRes.large = timedDurable(process.execPath, [agentBin, "--root", guest, "restore", withLarge], { env: agentEnv });
+  const largeDst = path.join(top, "large-dst");
+  fs.mkdirSync(largeDst);
+  restoreRes.largeRsync = timedDurable("rsync", ["-a", large, `${largeDst}/`]);
 
   // The daemon at rest: memory and CPU while it watches the whole work area and nothing changes;
   // then on the same work area grown to DAEMON_FILES (its start-up check records the new files).
@@ -313,6 +328,7 @@ try {
   console.log(
     `restore ratios: ${(r.vml.secs / r.git.secs).toFixed(2)}x git checkout, ${(r.rsync.secs / r.vml.secs).toFixed(2)}x faster than rsync${hasRestic ? `, ${(r.restic.secs / r.vml.secs).toFixed(2)}x faster than restic` : ""}; one changed file: ${fmt(r.one.secs)} right after the full restore (${((r.one.secs / r.vml.secs) * 100).toFixed(0)}% of it), ${fmt(r.oneLater.secs)} once a snapshot came between (${((r.oneLater.secs / r.vml.secs) * 100).toFixed(0)}%)`,
   );
+  console.log(`one changed ${LARGE_MIB} MiB file: restore ${fmt(r.large.secs)} (peak memory ${mib(r.large.rssKiB)}), rsync -a of that file ${fmt(r.largeRsync.secs)}`);
   console.log(`\npeak memory (largest process): init ${mib(res.vmlInit.rssKiB)}, incremental ${mib(median(inc.vmlRss))}`);
   console.log(`one-line change adds ${added} bytes to the logbook (${objs.length} objects)`);
   console.log(`peak memory of a full restore: ${mib(r.vml.rssKiB)}`);

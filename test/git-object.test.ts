@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { objectId, renderCommit, type CommitFields } from "../agent/model/git-object.js";
 import { Logbook } from "../agent/core/logbook.js";
 import { NodeSystem } from "../agent/platform/system.js";
@@ -173,4 +174,25 @@ test("refs moved through a kept-open git process: compare-and-swap, reflog messa
   // Closed: a move starts a git of its own again.
   await lb.moveRef("refs/heads/main", a, b, "vml delete");
   assert.equal(git(["rev-parse", "refs/heads/main"]).trim(), a);
+});
+
+test("blobs streamed from git come whole and in order, whatever their sizes against the pipe's chunks", async (t) => {
+  const { root, git } = gitRepo(t);
+  const sizes = [0, 1, 65_535, 65_536, 65_537, 3_000_000, 10, 0, 200_000, 7];
+  const blobs = sizes.map((n) => randomBytes(n));
+  const ids = blobs.map((b) => {
+    const file = path.join(root, "blob");
+    fs.writeFileSync(file, b);
+    return git(["hash-object", "-w", file]).trim();
+  });
+  const lb = new Logbook(new NodeSystem(), root);
+  const got: [number, Buffer][] = [];
+  await lb.streamBlobs(ids, async (i, data) => {
+    // A consumer slower than the pipe: chunks keep coming while it works.
+    await new Promise((r) => setTimeout(r, 1));
+    got.push([i, Buffer.from(data)]);
+  });
+  assert.deepEqual(got.map(([i]) => i), sizes.map((_, i) => i));
+  got.forEach(([i, data]) => assert.ok(data.equals(blobs[i]), `blob ${i} (${sizes[i]} bytes)`));
+  await assert.rejects(lb.streamBlobs([ids[0], "1".repeat(40)], () => undefined), /missing from the logbook/);
 });

@@ -396,23 +396,45 @@ export class Logbook {
    */
   async streamBlobs(ids: string[], onBlob: (index: number, data: Buffer) => void | Promise<void>): Promise<void> {
     if (!ids.length) return;
-    let pending: Buffer = Buffer.alloc(0);
+    const none: Buffer = Buffer.alloc(0);
+    // Bytes of a header not yet whole; and the blob (with git's LF after it) being filled, in a
+    // buffer of its size made once: gathering a large file chunk by chunk into ever larger buffers
+    // copied it over and over (a 60 MB file took a minute).
+    let pending = none;
+    let filling: { data: Buffer; at: number } | undefined;
     let index = 0;
     // Chunks are taken strictly one after the other, even if the pipe hands one over while the
     // consumer still awaits the last.
     let chain: Promise<void> = Promise.resolve();
     const take = async (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      let rest = chunk;
       for (;;) {
+        if (filling) {
+          const copied = rest.copy(filling.data, filling.at);
+          filling.at += copied;
+          rest = rest.subarray(copied);
+          if (filling.at < filling.data.length) return;
+          const blob = filling.data.subarray(0, filling.data.length - 1);
+          filling = undefined;
+          await onBlob(index++, blob);
+        }
+        if (!rest.length) return;
+        pending = pending.length ? Buffer.concat([pending, rest]) : rest;
         const nl = pending.indexOf(0x0a);
         if (nl < 0) return;
         const head = pending.subarray(0, nl).toString().split(" ");
         if (head[1] === "missing") throw new VmlError("GIT_FAILED", `object ${head[0]} is missing from the logbook`);
         const size = Number(head[2]);
-        if (pending.length < nl + 1 + size + 1) return;
-        const blob = pending.subarray(nl + 1, nl + 1 + size);
-        pending = pending.subarray(nl + 1 + size + 1);
-        await onBlob(index++, blob);
+        const body = pending.subarray(nl + 1);
+        pending = none;
+        if (body.length > size) {
+          // Whole in what came: handed over as a window on it, not copied.
+          rest = body.subarray(size + 1);
+          await onBlob(index++, body.subarray(0, size));
+        } else {
+          filling = { data: Buffer.allocUnsafe(size + 1), at: 0 };
+          rest = body;
+        }
       }
     };
     await this.git(["cat-file", "--batch"], {
