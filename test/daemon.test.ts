@@ -3,7 +3,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { AGENT, REPO, agent, cleanup, git, makeGuest, writeFixture, BASE_FIXTURE, type Fixture } from "./helpers/guest.js";
 import { waitFor } from "./helpers/wait.js";
 import { startDaemon, stopDaemon, untilWatching, type Running } from "./helpers/daemon.js";
@@ -375,4 +375,24 @@ test("commits through the daemon write their trees themselves and record exactly
   const s = agent(root, ["--json", "status"]).json() as { added: string[]; modified: string[]; deleted: string[] };
   assert.deepEqual([s.added, s.modified, s.deleted], [[], [], []]);
   assert.equal(agent(root, ["--json", "commit", "-m", "nothing"]).json().unchanged, true);
+});
+
+test("output through the daemon is the output without it, byte for byte: a long patch, multi-byte text, content that is not UTF-8", async (t) => {
+  const text = (mark: string) => Array.from({ length: 4000 }, (_, i) => `${mark} ünïcödé ✓ λ line ${i}\n`).join("");
+  const fixture: Fixture = { ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n", [`${W}/notes.txt`]: text("old"), [`${W}/latin1.txt`]: { content: Buffer.from("caf\xe9 \xff\xfe old\n", "latin1") } };
+  const root = guest(t, fixture);
+  assert.equal(agent(root, ["init"]).code, 0);
+  writeFixture(root, { [`${W}/notes.txt`]: text("new"), [`${W}/latin1.txt`]: { content: Buffer.from("caf\xe9 \xff\xfe new\n", "latin1") } });
+  assert.equal(agent(root, ["commit", "-m", "edits"]).code, 0);
+  const diff = () => spawnSync(process.execPath, [AGENT, "--root", root, "diff", "-p", "@~1", "@"], { env: { PATH: process.env.PATH, USER: "alice" } });
+  const alone = diff();
+  assert.equal(alone.status, 0, alone.stderr.toString());
+  assert.ok(alone.stdout.length > 200_000, "a patch longer than a few of the socket's chunks");
+  assert.ok(alone.stdout.includes(Buffer.from("caf\xe9 \xff\xfe new", "latin1")));
+
+  const d = await watching(root);
+  const through = diff();
+  assert.equal(through.status, 0, through.stderr.toString());
+  await waitFor(() => d.events.some((e) => e.event === "request" && e.command === "diff"), 10_000, "the daemon to have answered");
+  assert.ok(through.stdout.equals(alone.stdout), "the same bytes");
 });

@@ -80,7 +80,7 @@ with prune_keep_last/hourly/daily/weekly/monthly.\n${EXIT_HELP}`)
         ctx.log.debug({ command: cmd }, "request");
         let code: number;
         try {
-          code = await runCli(boundArgv(argv, ctx.root, g.config), { sys: new CallerSystem(env), out: (t) => reply({ out: t }), err: (t) => reply({ err: t }), stderrIsTTY: false, daemon });
+          code = await runCli(boundArgv(argv, ctx.root, g.config), { sys: new CallerSystem(env), out: (t) => reply(typeof t === "string" ? { out: t } : { bytes: t.toString("base64") }), err: (t) => reply({ err: t }), stderrIsTTY: false, daemon });
         } catch (e) {
           // Never a silent hang-up: the caller gets one line and the daemon goes on.
           reply({ err: `vml-agent daemon: ${(e as Error).message}\n` });

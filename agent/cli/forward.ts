@@ -25,13 +25,14 @@ function commandOf(argv: string[]): string | undefined {
 }
 
 /** The exit code when the daemon ran the command; undefined when it is to run here. */
-export async function forwardToDaemon(env: Record<string, string>, argv: string[], out: (t: string) => void, err: (t: string) => void): Promise<number | undefined> {
+export async function forwardToDaemon(env: Record<string, string>, argv: string[], out: (t: string | Buffer) => void, err: (t: string) => void): Promise<number | undefined> {
   const cmd = commandOf(argv);
   if (!cmd || !FORWARDED.has(cmd) || argv.includes("--help") || argv.includes("-h")) return undefined;
   const root = rootOf(argv).replace(/\/+$/, "");
   let exit: number | undefined;
   const answered = await ask(`${root}${SOCKET}`, { vml: 1, argv, env }, (m) => {
     if (typeof m.out === "string") out(m.out);
+    if (typeof m.bytes === "string") out(Buffer.from(m.bytes, "base64"));
     if (typeof m.err === "string") err(m.err);
     if (typeof m.exit === "number") exit = m.exit;
   });
