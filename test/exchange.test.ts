@@ -110,6 +110,9 @@ test("base content this machine lacks is named at import and reported at restore
   t.after(() => [a, b].forEach(cleanup));
   copyTree(a, b);
   fs.writeFileSync(`${b}/etc/hosts`, "127.0.0.1 a different machine\n");
+  // In A's base; on B only after B's base was taken (copied over later): rebuilt from B's files.
+  const shared = { [`${W}/data/empty.txt`]: "", [`${W}/data/also-empty.txt`]: "", [`${W}/data/calib.txt`]: "calibration\n" };
+  writeFixture(a, shared);
   agent(a, ["init"]);
   writeFixture(a, { [`${W}/fit.C`]: "fit\n" });
   agent(a, ["commit", "-m", "fit"]);
@@ -117,14 +120,26 @@ test("base content this machine lacks is named at import and reported at restore
   t.after(() => fs.rmSync(file, { force: true }));
   assert.equal(agent(a, ["export", "@", "-o", file]).code, 0);
   agent(b, ["init"]);
+  writeFixture(b, shared);
   const i = agent(b, ["--json", "import", file, "--as", "from-a"]);
   assert.equal(i.code, 0, i.stderr);
   assert.deepEqual(i.json().missing, ["/etc/hosts"]);
+  assert.equal(i.json().rebuilt, 2, "the empty content and the calibration, once each");
+  // The content of A's /etc/hosts never came: a known gap, not damage.
+  const v = agent(b, ["verify"]);
+  assert.equal(v.code, 0, v.stdout);
+  assert.match(v.stdout, /the logbook is sound\.\n1 file content of imported snapshots never reached this machine/);
   const r = agent(b, ["restore", "from-a"]);
   assert.equal(r.code, 3, r.stdout);
   assert.match(r.stdout, /\/etc\/hosts: content not in this logbook/);
   assert.equal(fs.readFileSync(`${b}/${W}/fit.C`, "utf8"), "fit\n");
   assert.equal(fs.readFileSync(`${b}/etc/hosts`, "utf8"), "127.0.0.1 a different machine\n", "never silently substituted");
+  // Content lost for real is still damage.
+  const head = git(b, ["rev-parse", "HEAD"]).toString().trim();
+  fs.rmSync(`${b}/var/lib/vml/logbook/objects/${head.slice(0, 2)}/${head.slice(2)}`);
+  const damaged = agent(b, ["verify"]);
+  assert.equal(damaged.code, 1);
+  assert.match(damaged.stdout, new RegExp(`problem: git fsck: .*${head}`));
 });
 
 test("a damaged, truncated or foreign file is refused with one line, and the logbook is unchanged", (t) => {

@@ -18,6 +18,7 @@ export function register(program: Command, io: Io): void {
       else {
         for (const p of r.problems) io.out(`problem: ${p}\n`);
         io.out(`${counted(r.snapshots, "snapshot")} and ${counted(r.refs, "name")} checked: ${r.problems.length ? counted(r.problems.length, "problem") : "the logbook is sound"}.\n`);
+        if (r.importGaps) io.out(`${counted(r.importGaps, "file content")} of imported snapshots never reached this machine (named at import; restore reports those paths).\n`);
       }
       if (r.problems.length) io.exitCode = EXIT.failed;
     });

@@ -96,19 +96,23 @@ async function readKnown(lb: Logbook, ids: string[], known?: ReadonlyMap<string,
 async function recordedEntries(lb: Logbook, tree: string, keys: string[]): Promise<Map<string, Entry>> {
   const out = new Map<string, Entry>();
   if (!keys.length) return out;
-  const split = (key: string) => ({ dir: Buffer.from(parentKey(key), "latin1"), name: Buffer.from(nameKey(key), "latin1") });
-  // A folder's one shard, or the bucket the name falls in when the folder was split.
-  const specs = keys.flatMap((key) => {
-    const { dir, name } = split(key);
-    return [`${tree}:${shardPath(dir)}`, `${tree}:${shardPath(dir, bucketOf(name))}`];
-  });
+  // A folder's one shard, or the bucket the name falls in when the folder was split: each read and
+  // parsed once for all the names it holds (a folder of thousands rewritten in place).
+  const specsOf = (key: string) => {
+    const dir = Buffer.from(parentKey(key), "latin1");
+    return [`${tree}:${shardPath(dir)}`, `${tree}:${shardPath(dir, bucketOf(Buffer.from(nameKey(key), "latin1")))}`];
+  };
+  const specs = [...new Set(keys.flatMap(specsOf))];
   const blobs = await lb.readBlobs(specs);
-  keys.forEach((key, i) => {
-    const blob = blobs[2 * i] ?? blobs[2 * i + 1];
-    const name = split(key).name;
-    const e = blob && parseShard(blob.toString()).entries.find((x) => x.name.equals(name));
-    if (e) out.set(key, e);
+  const shards = new Map<string, Map<string, Entry>>();
+  specs.forEach((spec, i) => {
+    if (blobs[i]) shards.set(spec, new Map(parseShard(blobs[i].toString()).entries.map((e) => [e.name.toString("latin1"), e])));
   });
+  for (const key of keys) {
+    const [whole, bucket] = specsOf(key);
+    const e = (shards.get(whole) ?? shards.get(bucket))?.get(nameKey(key));
+    if (e) out.set(key, e);
+  }
   return out;
 }
 

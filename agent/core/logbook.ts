@@ -3,6 +3,7 @@
 // and an environment that pins git to the logbook's own configuration.
 import { deflateSync, inflateSync } from "node:zlib";
 import { VmlError } from "./errors.js";
+import { unescapeBytes } from "../model/escape.js";
 import type { Conversation, ExecOptions, ExecResult, System } from "../platform/system.js";
 import type { Logger } from "../platform/log.js";
 import { objectBytes, objectId, parseObject, renderCommit, type CommitFields, type ObjectType } from "../model/git-object.js";
@@ -188,10 +189,13 @@ export class Logbook {
     return ref.startsWith(LINE_PREFIX) ? ref.slice(LINE_PREFIX.length) : ref;
   }
 
-  /** Reads many objects through one `git cat-file --batch`; missing ones come back undefined. */
-  async readBlobs(specs: string[]): Promise<(Buffer | undefined)[]> {
+  /**
+   * Reads many objects through one `git cat-file --batch`; missing ones come back undefined. `env`
+   * for objects kept apart (an import's quarantine).
+   */
+  async readBlobs(specs: string[], env?: Record<string, string>): Promise<(Buffer | undefined)[]> {
     if (!specs.length) return [];
-    const out = await this.git(["cat-file", "--batch"], { input: specs.join("\n") + "\n" });
+    const out = await this.git(["cat-file", "--batch"], { input: specs.join("\n") + "\n", env });
     const res: (Buffer | undefined)[] = [];
     let pos = 0;
     for (let i = 0; i < specs.length; i++) {
@@ -337,6 +341,12 @@ export class Logbook {
   }
 
   /** Whether an import left content out (base content this machine lacked): only then can blobs be absent. */
+  /** What imports recorded as missing here: snapshot id → paths (relative, raw bytes). */
+  missingContent(): [string, Buffer[]][] {
+    const dir = `${this.gitDir}/vml-missing`;
+    return this.sys.listFiles(dir).map((f) => [f.slice(dir.length + 1), this.sys.readFile(f).toString().split("\n").filter(Boolean).map(unescapeBytes)]);
+  }
+
   hasMissingContent(): boolean {
     return this.sys.listFiles(`${this.gitDir}/vml-missing`).length > 0;
   }

@@ -113,23 +113,27 @@ export async function planFiles(ctx: Context, ref: string, liveTree: string, sco
 
 /** The recorded entries of some folders, read from their parents' shards in the snapshot. */
 async function folderEntries(lb: Logbook, tree: string, keys: string[]): Promise<Located[]> {
-  const wanted = keys.filter((k) => k !== "").map((k) => Buffer.from(k, "latin1"));
-  const parents = new Map<string, Buffer>();
-  for (const k of wanted) {
-    const dir = parentOf(k);
-    parents.set(dir.toString("latin1"), dir);
+  // A folder's shard is one blob, or one of 256 buckets when the folder is big: both names tried,
+  // each once.
+  const specs = new Set<string>();
+  for (const k of keys) {
+    if (k === "") continue;
+    const path = Buffer.from(k, "latin1");
+    const dir = parentOf(path);
+    specs.add(`${tree}:${shardPath(dir)}`);
+    specs.add(`${tree}:${shardPath(dir, bucketOf(path.subarray(path.lastIndexOf(0x2f) + 1)))}`);
   }
-  const dirs = [...parents.values()];
-  // A folder's shard is one blob, or one of 256 buckets when the folder is big: try both names.
-  const specs = dirs.flatMap((d) => [shardPath(d), ...wanted.filter((k) => parentOf(k).equals(d)).map((k) => shardPath(d, bucketOf(k.subarray(k.lastIndexOf(0x2f) + 1))))]);
-  const blobs = await lb.readBlobs(specs.map((p) => `${tree}:${p}`));
+  const blobs = await lb.readBlobs([...specs]);
+  const wantedKeys = new Set(keys);
   const found = new Map<string, Located>();
   for (const blob of blobs) {
     if (!blob) continue;
     const shard = parseShard(blob.toString());
     for (const e of shard.entries) {
+      if (e.type !== "d") continue;
       const path = joinPath(shard.dir, e.name);
-      if (e.type === "d" && wanted.some((w) => w.equals(path))) found.set(path.toString("latin1"), { path, entry: e });
+      const key = path.toString("latin1");
+      if (wantedKeys.has(key)) found.set(key, { path, entry: e });
     }
   }
   return [...found.values()];

@@ -134,13 +134,17 @@ function vanishedBranches(sys: System, root: string, cache: ScanCache): string[]
   for (const k of cache.dirs.keys()) if (k !== "") inner.add(parentKey(k));
   inner.delete("");
   const rootBuf = Buffer.from(root === "/" ? "" : root);
-  const out: string[] = [];
+  const out = new Set<string>();
+  const insideOne = (k: string) => {
+    for (let slash = k.indexOf("/"); slash > 0; slash = k.indexOf("/", slash + 1)) if (out.has(k.slice(0, slash))) return true;
+    return false;
+  };
   // Sorted, a folder comes before what it holds.
   for (const k of [...inner].sort()) {
-    if (out.some((o) => k.startsWith(o) && k[o.length] === "/")) continue;
-    if (sys.lstat(Buffer.concat([rootBuf, Buffer.from("/" + k, "latin1")]))?.kind !== "dir") out.push(k);
+    if (insideOne(k)) continue;
+    if (sys.lstat(Buffer.concat([rootBuf, Buffer.from("/" + k, "latin1")]))?.kind !== "dir") out.add(k);
   }
-  return out;
+  return [...out];
 }
 
 /** A latin1 key as git reads it on its command line (UTF-8), or undefined when the name is not UTF-8. */
