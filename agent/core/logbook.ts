@@ -340,13 +340,13 @@ export class Logbook {
     this.sys.remove(this.scanCacheFile);
   }
 
-  /** Whether an import left content out (base content this machine lacked): only then can blobs be absent. */
   /** What imports recorded as missing here: snapshot id → paths (relative, raw bytes). */
   missingContent(): [string, Buffer[]][] {
     const dir = `${this.gitDir}/vml-missing`;
     return this.sys.listFiles(dir).map((f) => [f.slice(dir.length + 1), this.sys.readFile(f).toString().split("\n").filter(Boolean).map(unescapeBytes)]);
   }
 
+  /** Whether an import left content out (base content this machine lacked): only then can blobs be absent. */
   hasMissingContent(): boolean {
     return this.sys.listFiles(`${this.gitDir}/vml-missing`).length > 0;
   }
