@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { agent, cleanup, git, makeGuest, writeFixture } from "./helpers/guest.js";
 
 test("init takes the base snapshot in a 0700 logbook configured for durability", (t) => {
@@ -202,4 +203,28 @@ test("renaming a user in the guest's /etc/passwd shows in every file of theirs, 
   const s = agent(root, ["--json", "status"]).json();
   const ana = (s.files as { path: string; flags: string }[]).find((f) => f.path === "/home/alice/work/ana.C");
   assert.equal(ana?.flags, "..u..");
+});
+
+test("without a daemon, the commit that finds loose objects too many packs them once its answer is out", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  // Contents whose objects land in objects/17, the folder git (and the agent) estimate from: one
+  // more than git's threshold for 6,700 loose objects.
+  const contents: string[] = [];
+  for (let i = 0; contents.length < 28; i++) {
+    const text = `histogram ${i}\n`;
+    if (createHash("sha1").update(`blob ${text.length}\0${text}`).digest("hex").startsWith("17")) contents.push(text);
+  }
+  const loose17 = () => (fs.existsSync(`${root}/var/lib/vml/logbook/objects/17`) ? fs.readdirSync(`${root}/var/lib/vml/logbook/objects/17`).length : 0);
+  writeFixture(root, Object.fromEntries(contents.slice(0, 20).map((c, i) => [`home/alice/work/h${i}.txt`, c])));
+  assert.equal(agent(root, ["commit", "-m", "below the threshold"]).code, 0);
+  assert.ok(loose17() >= 20, "left loose");
+  writeFixture(root, Object.fromEntries(contents.slice(20).map((c, i) => [`home/alice/work/h${20 + i}.txt`, c])));
+  const r = agent(root, ["--json", "commit", "-m", "over it"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json().unchanged, false);
+  assert.equal(loose17(), 0, "packed");
+  assert.match(git(root, ["count-objects", "-v"]).toString(), /^count: 0$/m);
+  assert.equal(agent(root, ["verify"]).code, 0);
 });

@@ -1,6 +1,7 @@
 // vml-agent commit -m MSG: record what changed since the last snapshot.
 import type { Command } from "commander";
 import { commit } from "../core/snapshot.js";
+import { tidy } from "../core/tidy.js";
 import { checkTagFree, tagSnapshot } from "../core/lines.js";
 import type { ScanResult } from "../capture/scan.js";
 import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
@@ -39,11 +40,14 @@ export function register(program: Command, io: Io): void {
       const res = io.daemon ? await io.daemon.userTurn(record) : await record();
       if (opts.tag) await tagSnapshot(ctx.logbook, res.id, opts.tag);
       const changes = res.changes;
-      if (g.json) {
-        return printJson(io, { id: res.id, unchanged: res.unchanged, parent: res.parent ?? null, ...(changes ? changesJson(changes) : {}), ...scanJson(res.scan) });
+      if (g.json) printJson(io, { id: res.id, unchanged: res.unchanged, parent: res.parent ?? null, ...(changes ? changesJson(changes) : {}), ...scanJson(res.scan) });
+      else {
+        if (res.unchanged) io.out(`Nothing changed since snapshot ${res.id.slice(0, 12)}; no new snapshot.\n`);
+        else io.out(`Snapshot ${res.id}\n${renderChanges(changes!)}`);
+        reportScan(io, res.scan);
       }
-      if (res.unchanged) io.out(`Nothing changed since snapshot ${res.id.slice(0, 12)}; no new snapshot.\n`);
-      else io.out(`Snapshot ${res.id}\n${renderChanges(changes!)}`);
-      reportScan(io, res.scan);
+      // The daemon packs loose objects on its schedule; without it, the commit that finds them too
+      // many packs them, once its answer is out (as git's own commit does).
+      if (!io.daemon && !res.unchanged && ctx.logbook.packDue()) await tidy(ctx);
     });
 }

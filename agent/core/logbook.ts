@@ -39,7 +39,7 @@ const REPO_CONFIG: [string, string][] = [
 const ATTRIBUTES_FILE = "info/attributes";
 const ATTRIBUTES = "* -text -crlf -eol -ident -filter -working-tree-encoding\n";
 
-/** Loose objects beyond which the daemon's housekeeping packs them (git's own default). */
+/** Loose objects beyond which housekeeping packs them (git's own default). */
 const GC_AUTO_LOOSE = 6700;
 
 export class Logbook {
@@ -386,6 +386,16 @@ export class Logbook {
     const fsync = ["-c", "core.fsync=objects,derived-metadata,reference,index"];
     if (mode === "auto") await this.git([...fsync, "-c", `gc.auto=${GC_AUTO_LOOSE}`, "-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"]);
     else await this.git([...fsync, "gc", "--prune=now", "--quiet"]);
+  }
+
+  /**
+   * Whether git's `gc --auto` would pack now, estimated as git estimates it (the loose objects of
+   * one of the 256 folders, objects/17), without starting a process.
+   */
+  packDue(): boolean {
+    const dir = `${this.gitDir}/objects/17`;
+    const loose = this.sys.exists(dir) ? this.sys.readdir(dir).filter((name) => name.length === 38).length : 0;
+    return loose > Math.ceil(GC_AUTO_LOOSE / 256);
   }
 
   /** Objects stored one file each (not yet packed). */
