@@ -66,6 +66,12 @@ export class Logbook {
       GIT_CONFIG_NOSYSTEM: "1",
       GIT_CONFIG_GLOBAL: "/dev/null",
       GIT_TERMINAL_PROMPT: "0",
+      // Loose objects stored as they are: deflating a changed 60 MB ROOT file (compressed already)
+      // cost a second in every snapshot of it. Packing (the daemon's schedule, a commit that finds
+      // too many loose objects) compresses them. Here rather than in the config: every logbook.
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: "core.looseCompression",
+      GIT_CONFIG_VALUE_0: "0",
       // git's indexing frees and re-grows its heap per file; without this glibc hands memory back
       // to the kernel each time and indexing a large tree is several times slower.
       MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024),
