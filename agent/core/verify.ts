@@ -22,18 +22,18 @@ export async function verify(lb: Logbook): Promise<VerifyReport> {
   lb.requireExists();
   const problems: string[] = [];
   const fsck = await lb.run(["fsck", "--full", "--strict", "--no-dangling", "--no-progress"]);
+  const complaints = fsck.code === 0 ? [] : (fsck.stdout.toString() + fsck.stderr).split("\n").filter(Boolean);
   let gaps = new Set<string>();
   const counts = { snapshots: 0, refs: 0 };
   try {
     gaps = await importGaps(lb);
-    if (fsck.code !== 0) problems.push(...withoutGaps((fsck.stdout.toString() + fsck.stderr).split("\n").filter(Boolean), gaps).map((l) => `git fsck: ${l}`));
     await checkSnapshots(lb, problems, counts);
   } catch (e) {
     // A logbook too damaged for git to read its history: what was found so far, and where it stopped.
     if (!(e instanceof VmlError && e.code === "GIT_FAILED")) throw e;
-    if (fsck.code !== 0 && !problems.length) problems.push(...(fsck.stdout.toString() + fsck.stderr).split("\n").filter(Boolean).map((l) => `git fsck: ${l}`));
     problems.push(`the history cannot be read further: ${e.message}`);
   }
+  problems.unshift(...withoutGaps(complaints, gaps).map((l) => `git fsck: ${l}`));
   return { ...counts, problems, importGaps: gaps.size };
 }
 
