@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { NodeSystem } from "../agent/platform/system.js";
+import { pythonTimeWriter } from "../agent/platform/time-writer.js";
 import { cleanup, tempDir } from "./helpers/guest.js";
 
 const NS = 1_700_000_000_123_456_789n;
@@ -71,4 +72,31 @@ test("the system's python3 sets the times, whatever Python an analysis setup put
   w.set([{ path: p.file, mtimeNs: NS }]);
   assert.equal(await w.close(), true);
   assert.equal(fs.lstatSync(`${dir}/f`, { bigint: true }).mtimeNs, NS);
+});
+
+test("several helpers share a work area's times: each exact, a folder renamed after a settle and made anew is the new one", async (t) => {
+  const dir = tempDir();
+  t.after(() => cleanup(dir));
+  // Enough names to fill several batches, over folders that fall to different helpers.
+  const paths: Buffer[] = [];
+  for (let d = 0; d < 40; d++) {
+    fs.mkdirSync(`${dir}/run${d}`);
+    for (let f = 0; f < 40; f++) {
+      fs.writeFileSync(`${dir}/run${d}/file-with-a-longish-name-${f}.txt`, "x");
+      paths.push(Buffer.from(`${dir}/run${d}/file-with-a-longish-name-${f}.txt`));
+    }
+  }
+  const w = pythonTimeWriter("/usr/bin/python3", {}, 3);
+  w.set(paths.map((path, i) => ({ path, mtimeNs: NS + BigInt(i) })));
+  await w.settle();
+  // The folder a helper last looked in moves away and another takes its name.
+  fs.renameSync(`${dir}/run39`, `${dir}/moved`);
+  fs.mkdirSync(`${dir}/run39`);
+  fs.writeFileSync(`${dir}/run39/new`, "n");
+  w.set([{ path: Buffer.from(`${dir}/run39/new`), mtimeNs: NS - 5n }, { path: Buffer.from(`${dir}/run0`), mtimeNs: NS - 7n }]);
+  assert.equal(await w.close(), true);
+  const mt = (f: string) => fs.lstatSync(f, { bigint: true }).mtimeNs;
+  paths.forEach((p, i) => assert.equal(mt(p.toString().replace("/run39/", "/moved/")), NS + BigInt(i), p.toString()));
+  assert.equal(mt(`${dir}/run39/new`), NS - 5n);
+  assert.equal(mt(`${dir}/run0`), NS - 7n);
 });

@@ -144,7 +144,8 @@ function realFolder(ctx: Context, rel: string): void {
 
 export function writeEnvScript(ctx: Context, text: string): void {
   realFolder(ctx, "etc/profile.d");
-  ctx.sys.writeFileAtomic(`${ctx.root === "/" ? "" : ctx.root}${ENV_SCRIPT}`, text, 0o644);
+  // Not flushed on its own: the restore flushes the whole file system before it reports.
+  ctx.sys.writeFileAtomic(`${ctx.root === "/" ? "" : ctx.root}${ENV_SCRIPT}`, text, 0o644, false);
 }
 
 export interface CvmfsReport {

@@ -6,6 +6,10 @@ import { fork, spawn } from "node:child_process";
 import * as os from "node:os";
 import { fileWriter, type FileWriter } from "./writers.js";
 import { processEnv } from "./process-env.js";
+import { pythonTimeWriter } from "./time-writer.js";
+
+/** python3 processes setting a restore's file times at most. */
+const TIME_HELPERS = 4;
 
 /** Paths are raw bytes: guest file names need not be valid UTF-8. */
 export type BytePath = Buffer;
@@ -153,31 +157,6 @@ export interface System {
   callerEnv(): Record<string, string>;
   getxattr(path: string, name: string): Promise<string | undefined>;
 }
-
-/**
- * Reads NUL-separated PATH, NANOSECONDS pairs as they come and sets both times without following
- * symlinks; an empty path asks for "s\n" once all before it are set. Exits 3 when some time could
- * not be set.
- */
-const SET_TIMES_PY = [
-  "import os, sys",
-  "buf, path, bad = b'', None, 0",
-  "while True:",
-  "    chunk = os.read(0, 1 << 16)",
-  "    if not chunk: break",
-  "    parts = (buf + chunk).split(b'\\0')",
-  "    buf = parts.pop()",
-  "    for p in parts:",
-  "        if path is None and p == b'':",
-  "            sys.stdout.write('s\\n'); sys.stdout.flush()",
-  "        elif path is None: path = p",
-  "        else:",
-  "            t = int(p)",
-  "            try: os.utime(path, ns=(t, t), follow_symlinks=False)",
-  "            except OSError: bad += 1",
-  "            path = None",
-  "sys.exit(3 if bad else 0)",
-].join("\n");
 
 function kindOf(s: fs.BigIntStats): Stat["kind"] {
   if (s.isFile()) return "file";
@@ -335,72 +314,7 @@ export class NodeSystem implements System {
   }
 
   timeWriter(): TimeWriter {
-    const NUL = Buffer.from([0]);
-    // Isolated (-I: no PYTHON* variables, no user site; -S: no site packages): an analysis setup's
-    // PYTHONPATH must not reach it.
-    const child = spawn(this.python(), ["-I", "-S", "-c", SET_TIMES_PY], { env: this.env(), stdio: ["pipe", "pipe", "ignore"] });
-    let failed = false;
-    const fallback: TimeSetting[] = [];
-    const waiting: (() => void)[] = [];
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      for (let nl = out.indexOf("\n"); nl >= 0; nl = out.indexOf("\n")) {
-        out = out.slice(nl + 1);
-        waiting.shift()?.();
-      }
-    });
-    child.stdin.on("error", () => (failed = true));
-    // Handed over in batches: one pipe write per file would cost more than setting the time.
-    let pending: Buffer[] = [];
-    let closing: Promise<boolean> | undefined;
-    const flush = () => {
-      if (pending.length && !failed) child.stdin.write(Buffer.concat(pending));
-      pending = [];
-    };
-    const exited = new Promise<number>((resolve) => {
-      child.on("error", () => resolve(-1));
-      child.on("close", (code) => resolve(code ?? -1));
-    });
-    // Without python3, times are set here to the microsecond when the writer closes.
-    void exited.then((code) => {
-      if (code === -1) failed = true;
-      for (const w of waiting.splice(0)) w();
-    });
-    const finish = async (): Promise<boolean> => {
-      flush();
-      child.stdin.end();
-      const code = await exited;
-      // 3: python3 set every time it could; a path that went away is not a reason to redo them all.
-      if ((code === 0 || code === 3) && !failed) return true;
-      for (const e of fallback) {
-        const secs = Number(e.mtimeNs / 1000n) / 1e6;
-        try {
-          fs.lutimesSync(e.path, secs, secs);
-        } catch {
-          // reported by the caller's verification
-        }
-      }
-      return false;
-    };
-    return {
-      set: (entries) => {
-        for (const e of entries) {
-          fallback.push(e);
-          pending.push(e.path, NUL, Buffer.from(String(e.mtimeNs)), NUL);
-        }
-        if (pending.length >= 1024) flush();
-      },
-      settle: () => {
-        flush();
-        if (failed) return Promise.resolve();
-        return new Promise<void>((resolve) => {
-          waiting.push(resolve);
-          child.stdin.write(NUL);
-        });
-      },
-      close: () => (closing ??= finish()),
-    };
+    return pythonTimeWriter(this.python(), this.env(), Math.min(TIME_HELPERS, this.cores()));
   }
 
   mkdir(path: string, mode: number): void {
