@@ -86,7 +86,8 @@ function startHelper(python: string, env: Record<string, string>): Helper {
 }
 
 function flush(h: Helper): void {
-  if (h.at && !h.failed) h.stdin.write(h.batch.subarray(0, h.at));
+  if (!h.at) return;
+  if (!h.failed) h.stdin.write(h.batch.subarray(0, h.at));
   // The pipe may still hold the one handed over: the next batch is a buffer of its own.
   h.batch = Buffer.allocUnsafe(BATCH);
   h.at = 0;
@@ -128,9 +129,12 @@ export function pythonTimeWriter(python: string, env: Record<string, string>, he
   const live = () => started.filter((h): h is Helper => h !== undefined);
   const finish = async (): Promise<boolean> => {
     let exact = true;
+    // Every helper told first, then waited for: they finish side by side.
     for (const h of live()) {
       flush(h);
       h.stdin.end();
+    }
+    for (const h of live()) {
       const code = await h.exited;
       // 3: python3 set every time it could; a path that went away is not a reason to redo them all.
       if ((code === 0 || code === 3) && !h.failed) continue;
