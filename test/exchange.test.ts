@@ -3,7 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { agent, cleanup, git, makeGuest, tempDir, writeFixture, BASE_FIXTURE, type Fixture } from "./helpers/guest.js";
+import { spawnSync } from "node:child_process";
+import { AGENT, agent, cleanup, git, makeGuest, tempDir, writeFixture, BASE_FIXTURE, type Fixture } from "./helpers/guest.js";
 import { copyTree, rsyncDiff, treeDiff } from "./helpers/compare.js";
 
 const W = "home/alice/work";
@@ -186,3 +187,46 @@ test("a damaged, truncated or foreign file is refused with one line, and the log
 
 import { createRequire } from "node:module";
 const require_ = createRequire(import.meta.url);
+
+test("export writes its file whole where it is told (a name in the current folder too); unreadable or unwritable places get one line", (t) => {
+  const a = makeGuest(BASE);
+  const here = tempDir("vml-export-here-");
+  t.after(() => {
+    cleanup(a);
+    cleanup(here);
+  });
+  agent(a, ["init"]);
+  writeFixture(a, { [`${W}/x.C`]: "x\n".repeat(5000) });
+  agent(a, ["commit", "-m", "x"]);
+  const e = spawnSync(process.execPath, [AGENT, "--root", a, "--json", "export", "@", "-o", "state.vml"], { cwd: here, encoding: "utf8", env: { ...process.env, USER: "alice" } });
+  assert.equal(e.status, 0, e.stderr);
+  assert.deepEqual(fs.readdirSync(here), ["state.vml"]);
+  const data = fs.readFileSync(`${here}/state.vml`);
+  assert.equal(JSON.parse(e.stdout).bytes, data.length);
+  // The header's pack size is filled in after the pack: it says exactly how long the pack is.
+  const nl = data.indexOf(0x0a, 13);
+  const trailer = data.lastIndexOf(Buffer.from("VML-SHA256 "));
+  assert.equal(JSON.parse(data.subarray(13, nl).toString()).pack.bytes, trailer - nl - 1);
+  assert.equal(data.subarray(nl + 1, nl + 5).toString(), "PACK");
+
+  const b = makeGuest(BASE);
+  t.after(() => cleanup(b));
+  agent(b, ["init"]);
+  const imported = agent(b, ["--json", "import", `${here}/state.vml`]);
+  assert.equal(imported.code, 0, imported.stderr);
+  assert.equal(imported.json().line, "imported-main");
+
+  const before = refs(a);
+  for (const [args, why] of [
+    [["export", "@", "-o", `${here}/no/such/folder/x.vml`], /cannot write .*x\.vml/],
+    [["import", here], /cannot read/],
+    [["import", `${here}/absent.vml`], /cannot read/],
+  ] as [string[], RegExp][]) {
+    const r = agent(a, args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, why);
+  }
+  assert.equal(refs(a), before);
+  assert.deepEqual(fs.readdirSync(here), ["state.vml"]);
+});

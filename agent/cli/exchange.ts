@@ -2,7 +2,6 @@
 import type { Command } from "commander";
 import { resolveRef } from "../core/history.js";
 import { exportSnapshots, importSnapshots } from "../core/exchange.js";
-import { VmlError } from "../core/errors.js";
 import { withLock } from "../core/snapshot.js";
 import { EXIT_HELP, globals, openContext, printJson, type Io } from "./io.js";
 import { showPath } from "./render.js";
@@ -22,14 +21,9 @@ export function register(program: Command, io: Io): void {
       const ctx = await openContext(io, g);
       const id = await resolveRef(ctx.logbook, ref);
       const from = await resolveRef(ctx.logbook, o.from);
-      const { file, header } = await exportSnapshots(ctx, { ref: id, from, line: await ctx.logbook.currentLine(), thin: Boolean(o.thin) });
-      try {
-        ctx.sys.writeFileAtomic(o.output, file, 0o600);
-      } catch (e) {
-        throw new VmlError("BAD_INPUT", `cannot write ${o.output}: ${(e as Error).message}`);
-      }
-      if (g.json) return printJson(io, { file: o.output, bytes: file.length, ...header });
-      io.out(`Exported ${counted(header.snapshots.length - 1, "snapshot")} up to ${id.slice(0, 12)} (from ${from.slice(0, 12)}) to ${o.output}: ${file.length} bytes.\n`);
+      const { bytes, header } = await exportSnapshots(ctx, { ref: id, from, line: await ctx.logbook.currentLine(), thin: Boolean(o.thin) }, o.output);
+      if (g.json) return printJson(io, { file: o.output, bytes, ...header });
+      io.out(`Exported ${counted(header.snapshots.length - 1, "snapshot")} up to ${id.slice(0, 12)} (from ${from.slice(0, 12)}) to ${o.output}: ${bytes} bytes.\n`);
     });
 
   program
@@ -42,17 +36,7 @@ export function register(program: Command, io: Io): void {
       const g = globals(cmd);
       const ctx = await openContext(io, g);
       ctx.logbook.requireExists();
-      let data: Buffer;
-      try {
-        data = ctx.sys.readFile(file);
-      } catch (e) {
-        throw new VmlError("BAD_INPUT", `cannot read ${file}: ${(e as Error).message}`);
-      }
-      const res = await withLock(ctx, async () => {
-        const peek = data.subarray(0, 4096).toString();
-        const line = o.as ?? `imported-${/"line":"([A-Za-z0-9._-]+)"/.exec(peek)?.[1] ?? "snapshots"}`;
-        return importSnapshots(ctx, data, line);
-      });
+      const res = await withLock(ctx, () => importSnapshots(ctx, file, o.as));
       if (g.json) {
         return printJson(io, { line: res.line, ref: res.header.ref, snapshots: res.header.snapshots, rebuilt: res.rebuilt, missing: res.missing.map(showPath) });
       }

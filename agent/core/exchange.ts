@@ -1,8 +1,8 @@
 // Moving snapshots between machines as one self-describing file (docs/FORMAT.md, "Export file").
 // The file holds REF and its history since REF0 with the same snapshot ids; the base content the
 // receiver is expected to have already is left out and rebuilt there from identical local files.
-import { createHash } from "node:crypto";
 import type { Context } from "./context.js";
+import type { System } from "../platform/system.js";
 import { VmlError } from "./errors.js";
 import { LINE_PREFIX, ZERO_ID, type Logbook } from "./logbook.js";
 import { escapeBytes } from "../model/escape.js";
@@ -11,6 +11,8 @@ import { objectId } from "../model/git-object.js";
 const MAGIC = "VML-EXPORT 1\n";
 const TRAILER = "VML-SHA256 ";
 const MAX_HEADER = 1 << 20;
+/** Digits kept for the pack's size in the header: written before the pack, completed after it. */
+const SIZE_SLOT = 16;
 
 export interface ExportHeader {
   format: 1;
@@ -40,8 +42,14 @@ async function objectList(lb: Logbook, args: string[]): Promise<string[]> {
   return (await lb.gitText(["rev-list", "--objects", ...args])).split("\n").filter(Boolean).map((l) => l.slice(0, 40));
 }
 
-export async function exportSnapshots(ctx: Context, o: ExportOptions): Promise<{ file: Buffer; header: ExportHeader }> {
-  const lb = ctx.logbook;
+/**
+ * Writes the export to `file` (whole or not at all: a file beside it, flushed, then renamed). The
+ * pack goes from git straight to that file; the header's pack size is filled in once it is known
+ * (spaces pad it: JSON allows them), and the checksum read back from the file: memory stays small
+ * whatever the export's size.
+ */
+export async function exportSnapshots(ctx: Context, o: ExportOptions, file: string): Promise<{ bytes: number; header: ExportHeader }> {
+  const { sys, logbook: lb } = ctx;
   if (o.ref !== o.from && (await lb.run(["merge-base", "--is-ancestor", o.from, o.ref])).code !== 0) {
     throw new VmlError("USAGE", "--from must name an earlier snapshot of REF's history");
   }
@@ -58,13 +66,12 @@ export async function exportSnapshots(ctx: Context, o: ExportOptions): Promise<{
     }
     ids.add((await lb.gitText(["rev-parse", `${o.from}^{tree}`])).trim());
   }
-  const pack = await lb.git(["pack-objects", "--stdout", "-q", "--delta-base-offset"], { input: [...ids].join("\n") + "\n" });
   const snapshots = (await lb.gitText(["rev-list", "--reverse", o.ref, `^${o.from}`])).split("\n").filter(Boolean);
   const parent = (await lb.gitText(["log", "-1", "--format=%P", o.from])).trim();
   const base = (await lb.gitText(["log", "-1", "--format=%(trailers:key=Vml-Base,valueonly,separator=)", o.ref])).trim();
   const header: ExportHeader = {
     format: 1,
-    created: ctx.sys.now().toISOString(),
+    created: sys.now().toISOString(),
     agent: `vml-agent ${ctx.agentVersion}`,
     ref: o.ref,
     from: o.from,
@@ -73,33 +80,68 @@ export async function exportSnapshots(ctx: Context, o: ExportOptions): Promise<{
     snapshots: [o.from, ...snapshots],
     skeleton: !o.thin,
     shallow: parent !== "",
-    pack: { bytes: pack.length, objects: ids.size },
+    pack: { objects: ids.size, bytes: 0 },
   };
-  const body = Buffer.concat([Buffer.from(MAGIC), Buffer.from(JSON.stringify(header) + "\n"), pack]);
-  const sum = createHash("sha256").update(body).digest("hex");
-  return { file: Buffer.concat([body, Buffer.from(`${TRAILER}${sum}\n`)]), header };
+  // The pack's size is the header's last value: `..."bytes":0}}`.
+  const json = JSON.stringify(header);
+  const head = `${MAGIC}${json.slice(0, -3)}${" ".repeat(SIZE_SLOT)}}}\n`;
+  const slot = Buffer.byteLength(head) - SIZE_SLOT - 3;
+  const tmp = `${file}.tmp-${sys.pid()}`;
+  try {
+    sys.writeFile(tmp, head, 0o600);
+    const packed = await lb.run(["pack-objects", "--stdout", "-q", "--delta-base-offset"], { input: [...ids].join("\n") + "\n", stdoutFile: tmp });
+    if (packed.code !== 0) throw new Error(packed.stderr.trim().split("\n").pop() || "git pack-objects failed");
+    const end = sys.readRange(tmp, 0, 0).size;
+    header.pack.bytes = end - Buffer.byteLength(head);
+    sys.writeAt(tmp, slot, Buffer.from(String(header.pack.bytes).padStart(SIZE_SLOT)));
+    sys.appendFile(tmp, `${TRAILER}${await sys.hashFile(tmp, 0, end)}\n`);
+    await sys.flushFiles([tmp]);
+    sys.rename(tmp, file);
+    await sys.flushFiles([file]);
+    return { bytes: end + TRAILER.length + 65, header };
+  } catch (e) {
+    sys.remove(tmp);
+    const why = (e as Error).message;
+    throw new VmlError(/ENOSPC|No space left/i.test(why) ? "DISK_FULL" : "BAD_INPUT", `cannot write ${file}: ${why}`);
+  }
 }
 
 function refuse(why: string): VmlError {
   return new VmlError("BAD_INPUT", `not a usable VML export: ${why}`);
 }
 
-/** Checks a file is an intact VML export before anything of it is used. */
-export function readExport(data: Buffer): { header: ExportHeader; pack: Buffer } {
-  if (!data.subarray(0, MAGIC.length).equals(Buffer.from(MAGIC))) {
-    if (data.subarray(0, 11).toString() === "VML-EXPORT ") throw refuse(`format ${data.subarray(11, 20).toString().split("\n")[0]} is not known to this agent (it reads 1)`);
+/** Where an export's pack lies in its file: bytes [start, end). */
+interface PackRange {
+  path: string;
+  start: number;
+  end: number;
+}
+
+/** Checks a file is an intact VML export before anything of it is used (read in parts, never whole). */
+export async function readExport(sys: System, file: string): Promise<{ header: ExportHeader; pack: PackRange }> {
+  let first: Buffer;
+  let size: number;
+  try {
+    ({ data: first, size } = sys.readRange(file, 0, MAGIC.length + MAX_HEADER + 1));
+  } catch (e) {
+    throw new VmlError("BAD_INPUT", `cannot read ${file}: ${(e as Error).message}`);
+  }
+  if (!first.subarray(0, MAGIC.length).equals(Buffer.from(MAGIC))) {
+    if (first.subarray(0, 11).toString() === "VML-EXPORT ") throw refuse(`format ${first.subarray(11, 20).toString().split("\n")[0]} is not known to this agent (it reads 1)`);
     throw refuse("it does not start like one");
   }
-  const tail = data.lastIndexOf(Buffer.from(TRAILER));
-  if (tail < 0 || data.length - tail !== TRAILER.length + 65) throw refuse("it is truncated (no checksum at its end)");
-  const body = data.subarray(0, tail);
-  const want = data.subarray(tail + TRAILER.length, data.length - 1).toString();
-  if (createHash("sha256").update(body).digest("hex") !== want) throw refuse("its checksum does not match (the file is damaged)");
-  const nl = body.indexOf(0x0a, MAGIC.length);
-  if (nl < 0 || nl - MAGIC.length > MAX_HEADER) throw refuse("its header is unreadable");
+  const tailLength = TRAILER.length + 65;
+  const bodyEnd = size - tailLength;
+  const tail = bodyEnd >= MAGIC.length ? sys.readRange(file, bodyEnd, tailLength).data : Buffer.alloc(0);
+  if (!tail.subarray(0, TRAILER.length).equals(Buffer.from(TRAILER)) || tail[tailLength - 1] !== 0x0a) throw refuse("it is truncated (no checksum at its end)");
+  if ((await sys.hashFile(file, 0, bodyEnd)) !== tail.subarray(TRAILER.length, tailLength - 1).toString()) {
+    throw refuse("its checksum does not match (the file is damaged)");
+  }
+  const nl = first.indexOf(0x0a, MAGIC.length);
+  if (nl < 0 || nl >= bodyEnd) throw refuse("its header is unreadable");
   let header: ExportHeader;
   try {
-    header = JSON.parse(body.subarray(MAGIC.length, nl).toString());
+    header = JSON.parse(first.subarray(MAGIC.length, nl).toString());
   } catch {
     throw refuse("its header is not JSON");
   }
@@ -113,11 +155,11 @@ export function readExport(data: Buffer): { header: ExportHeader; pack: Buffer }
     header.snapshots[0] !== header.from ||
     header.snapshots[header.snapshots.length - 1] !== header.ref ||
     typeof header.line !== "string" ||
-    header.pack?.bytes !== body.length - nl - 1
+    header.pack?.bytes !== bodyEnd - nl - 1
   ) {
     throw refuse("its header does not describe its content");
   }
-  return { header, pack: body.subarray(nl + 1) };
+  return { header, pack: { path: file, start: nl + 1, end: bodyEnd } };
 }
 
 export interface ImportResult {
@@ -129,12 +171,14 @@ export interface ImportResult {
 }
 
 /**
- * Adds an export's snapshots to this logbook as line `name`, never touching the live tree. Objects
- * go to a quarantine first; only when everything checks out do they join the logbook.
+ * Adds an export's snapshots to this logbook as line `as` (default: the exporter's line, prefixed
+ * imported-), never touching the live tree. Objects go to a quarantine first; only when everything
+ * checks out do they join the logbook.
  */
-export async function importSnapshots(ctx: Context, data: Buffer, name: string): Promise<ImportResult> {
+export async function importSnapshots(ctx: Context, file: string, as?: string): Promise<ImportResult> {
   const { sys, logbook: lb } = ctx;
-  const { header, pack } = readExport(data);
+  const { header, pack } = await readExport(sys, file);
+  const name = as ?? `imported-${/^[A-Za-z0-9._-]+$/.test(header.line) ? header.line : "snapshots"}`;
   // Importing onto an existing line is allowed when it continues that line (a later export of it).
   const tip = await lb.revParse(`${LINE_PREFIX}${name}`);
   if (tip && tip !== header.from && !header.snapshots.includes(tip)) {
@@ -146,7 +190,7 @@ export async function importSnapshots(ctx: Context, data: Buffer, name: string):
   const env = { GIT_OBJECT_DIRECTORY: quarantine, GIT_ALTERNATE_OBJECT_DIRECTORIES: `${lb.gitDir}/objects` };
   try {
     // Every object checked for well-formedness; links to base content are checked (and rebuilt) below.
-    const idx = await lb.run(["index-pack", "--stdin", "--fsck-objects"], { input: pack, env });
+    const idx = await lb.run(["index-pack", "--stdin", "--fsck-objects"], { inputFile: pack, env });
     if (idx.code !== 0) throw refuse(`its pack does not unpack (${idx.stderr.trim().split("\n").pop()})`);
     // It is what it claims: the snapshots named are there, in that order, each a VML snapshot.
     const chain = await lb.run(["rev-list", "--reverse", header.ref, `^${header.from}`], { env });

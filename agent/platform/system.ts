@@ -3,6 +3,7 @@
 // fixed clock and environment.
 import * as fs from "node:fs";
 import { fork, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as os from "node:os";
 import { fileWriter, type FileWriter } from "./writers.js";
 import { processEnv } from "./process-env.js";
@@ -61,6 +62,10 @@ export interface ExecOptions {
   onStdout?: (chunk: Buffer) => void | Promise<void>;
   /** False: stdout goes only to onStdout, not collected (large streams). */
   collect?: boolean;
+  /** Stdin read from bytes [start, end) of a file, piece by piece, instead of `input`. */
+  inputFile?: { path: string; start: number; end: number };
+  /** Stdout appended to this existing file by the process itself, never passing through this one. */
+  stdoutFile?: string;
 }
 
 /** One entry's times for setTimes, in nanoseconds; symlinks themselves are set, never their targets. */
@@ -82,6 +87,16 @@ export interface System {
   readdir(path: BytePath | string): BytePath[];
   readlink(path: BytePath | string): BytePath;
   readFile(path: BytePath | string): Buffer;
+  /**
+   * Up to `length` bytes at `start` of a regular file (symlinks followed), with the file's size:
+   * the parts of a large file that are needed, never all of it.
+   */
+  readRange(path: string, start: number, length: number): { data: Buffer; size: number };
+  /** SHA-256 (hex) of bytes [start, end) of a file, read piece by piece. */
+  hashFile(path: string, start: number, end: number): Promise<string>;
+  /** Overwrites bytes at `offset` of an existing file (a header completed once the rest is written). */
+  writeAt(path: string, offset: number, data: Buffer): void;
+  appendFile(path: string, data: Buffer | string): void;
   /** Writes a scratch file: no durability, for data that is read back at once. */
   writeFile(path: string, data: Buffer | string, mode?: number): void;
   /**
@@ -197,6 +212,46 @@ export class NodeSystem implements System {
 
   readFile(path: BytePath | string): Buffer {
     return fs.readFileSync(path);
+  }
+
+  readRange(path: string, start: number, length: number): { data: Buffer; size: number } {
+    const fd = fs.openSync(path, "r");
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw new Error("not a regular file");
+      const data = Buffer.alloc(Math.max(0, Math.min(length, st.size - start)));
+      let got = 0;
+      while (got < data.length) {
+        const n = fs.readSync(fd, data, got, data.length - got, start + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return { data: data.subarray(0, got), size: st.size };
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  async hashFile(path: string, start: number, end: number): Promise<string> {
+    const hash = createHash("sha256");
+    if (end > start) {
+      for await (const chunk of fs.createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+    }
+    return hash.digest("hex");
+  }
+
+  writeAt(path: string, offset: number, data: Buffer): void {
+    const fd = fs.openSync(path, "r+");
+    try {
+      let done = 0;
+      while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, offset + done);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  appendFile(path: string, data: Buffer | string): void {
+    fs.appendFileSync(path, data);
   }
 
   writeFile(path: string, data: Buffer | string, mode = 0o644): void {
@@ -335,36 +390,54 @@ export class NodeSystem implements System {
 
   exec(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn(cmd, args, {
-        cwd: opts.cwd,
-        env: opts.env ?? process.env,
-        stdio: ["pipe", "pipe", "pipe"],
-      });
+      // The process gets a descriptor of its own; ours is closed once it is started.
+      const outFd = opts.stdoutFile === undefined ? undefined : fs.openSync(opts.stdoutFile, "a");
+      let child: ReturnType<typeof spawn>;
+      try {
+        child = spawn(cmd, args, {
+          cwd: opts.cwd,
+          env: opts.env ?? process.env,
+          stdio: ["pipe", outFd ?? "pipe", "pipe"],
+        });
+      } finally {
+        if (outFd !== undefined) fs.closeSync(outFd);
+      }
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let failed: unknown;
-      child.stdout.on("data", (c: Buffer) => {
+      const stdout = child.stdout;
+      stdout?.on("data", (c: Buffer) => {
         if (opts.collect !== false) out.push(c);
         const pending = failed === undefined ? opts.onStdout?.(c) : undefined;
         if (pending) {
-          child.stdout.pause();
+          stdout.pause();
           pending.then(
-            () => child.stdout.resume(),
+            () => stdout.resume(),
             (e: unknown) => {
               failed = e;
-              child.stdout.resume();
+              stdout.resume();
             },
           );
         }
       });
-      child.stderr.on("data", (c: Buffer) => err.push(c));
+      child.stderr!.on("data", (c: Buffer) => err.push(c));
       child.on("error", reject);
+      const stdin = child.stdin!;
       // A command that exits before reading all its input closes the pipe; its exit code tells.
-      child.stdin.on("error", () => undefined);
-      child.on("close", (code) =>
-        failed === undefined ? resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }) : reject(failed),
-      );
-      child.stdin.end(opts.input ?? "");
+      stdin.on("error", () => undefined);
+      const range = opts.inputFile;
+      const source = range && range.end > range.start ? fs.createReadStream(range.path, { start: range.start, end: range.end - 1, highWaterMark: 1 << 20 }) : undefined;
+      source?.on("error", (e) => {
+        failed ??= e;
+        stdin.destroy();
+      });
+      child.on("close", (code) => {
+        source?.destroy();
+        if (failed === undefined) resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() });
+        else reject(failed);
+      });
+      if (source) source.pipe(stdin);
+      else stdin.end(opts.input ?? "");
     });
   }
 
@@ -423,7 +496,8 @@ export class NodeSystem implements System {
   }
 
   async flushFiles(paths: string[]): Promise<void> {
-    const folders = new Set(paths.map((p) => p.slice(0, p.lastIndexOf("/")) || "/"));
+    // A name without a folder is in the current one.
+    const folders = new Set(paths.map((p) => (p.includes("/") ? p.slice(0, p.lastIndexOf("/")) || "/" : ".")));
     await Promise.all(
       [...paths, ...folders].map(async (p) => {
         const fh = await fs.promises.open(p, "r");
