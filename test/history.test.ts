@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import { execFileSync } from "node:child_process";
 import { agent, cleanup, git, makeGuest, writeFixture, BASE_FIXTURE } from "./helpers/guest.js";
 
 const W = "home/alice/work";
@@ -71,4 +72,50 @@ test("verify finds a sound logbook sound, and lists what is wrong with a damaged
   assert.equal(r.code, 1);
   assert.match(r.stdout, /problem: [0-9a-f]{12}: \/home\/alice\/smuggled is stored but missing from the manifest/);
   assert.match(r.stdout, /3 snapshots and \d+ names checked: 1 problem\.$/m);
+});
+
+test("verify reads a history by its changes: damage is named in the snapshots whose changes bring it, on any line", (t) => {
+  const root = makeGuest(FIXTURE);
+  const index = `${root}.verify-index`;
+  t.after(() => {
+    cleanup(root);
+    fs.rmSync(index, { force: true });
+  });
+  agent(root, ["init"]);
+  writeFixture(root, { [`${W}/a.C`]: "a\n", [`${W}/b.C`]: "b\n", "home/alice/notes.txt": "n\n" });
+  agent(root, ["commit", "-m", "ab"]);
+  // Snapshots made by hand: from a parent's tree, through an index of the test's own.
+  const g = (args: string[], input?: string) =>
+    execFileSync("git", args, { input, env: { ...process.env, GIT_DIR: `${root}/var/lib/vml/logbook`, GIT_INDEX_FILE: index } }).toString().trim();
+  const made = (parent: string | undefined, edit: () => void, message: string, from = parent!) => {
+    g(["read-tree", from]);
+    edit();
+    return g(["commit-tree", g(["write-tree"]), ...(parent ? ["-p", parent] : []), "-m", `${message}\n\nVml-Trigger: manual`]);
+  };
+  const head = g(["rev-parse", "HEAD"]);
+  const b = g(["rev-parse", `HEAD:${W}/b.C`]);
+  const mode = made(head, () => g(["update-index", "--cacheinfo", `100755,${b},${W}/b.C`]), "b.C made executable behind the manifest's back");
+  const gone = made(mode, () => g(["update-index", "--force-remove", `${W}/a.C`]), "a.C's content gone, still listed");
+  const env = g(["hash-object", "-w", "--stdin"], "X=1\n");
+  const later = made(gone, () => g(["update-index", "--cacheinfo", `100644,${env},.vml/env`]), "a later snapshot that changes no file");
+  g(["update-ref", "HEAD", later]);
+  // A line of its own with no parent (as an import's first snapshot is): checked whole.
+  const smuggled = g(["hash-object", "-w", "--stdin"], "smuggled\n");
+  const orphan = made(undefined, () => g(["update-index", "--add", "--cacheinfo", `100644,${smuggled},home/alice/smuggled`]), "an orphan", head);
+  g(["update-ref", "refs/heads/elsewhere", orphan]);
+
+  const r = agent(root, ["verify"]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const problems = r.stdout.split("\n").filter((l) => l.startsWith("problem: ")).sort();
+  const at = (id: string, what: string) => `problem: ${id.slice(0, 12)}: /${what}`;
+  assert.deepEqual(
+    problems,
+    [
+      at(mode, `${W}/b.C is stored as 100755, the manifest says 100644`),
+      at(gone, `${W}/a.C is in the manifest but its content is not in the snapshot`),
+      at(gone, `${W}/b.C is stored as 100755, the manifest says 100644`),
+      at(orphan, "home/alice/smuggled is stored but missing from the manifest"),
+    ].sort(),
+  );
+  assert.match(r.stdout, /6 snapshots and \d+ names checked: 4 problems\.$/m);
 });

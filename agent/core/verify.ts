@@ -3,10 +3,11 @@ import type { Logbook } from "./logbook.js";
 import { BASE_REF } from "./logbook.js";
 import { VmlError } from "./errors.js";
 import { FORMAT_FILE } from "./snapshot.js";
-import { joinPath, MANIFEST_DIR, parseShard, shardPath, STORED_TYPES, type Shard } from "../model/manifest.js";
+import { joinPath, MANIFEST_DIR, parentKey, parseShard, shardPath, STORED_TYPES, type Shard } from "../model/manifest.js";
 import { escapeBytes } from "../model/escape.js";
-import { parseLsTree, type TreeRecord } from "./tree.js";
+import { parseLsTree } from "./tree.js";
 import { parseMessage } from "../model/message.js";
+import { commitTreeAndMessage, parseTree, type TreeItem } from "../model/git-object.js";
 
 export interface VerifyReport {
   snapshots: number;
@@ -37,7 +38,16 @@ export async function verify(lb: Logbook): Promise<VerifyReport> {
   return { ...counts, problems, importGaps: gaps.size };
 }
 
-/** Every ref names a snapshot; every snapshot's manifest matches its content. Counts what it saw. */
+/** Snapshots read per round: what one round caches (its trees and shards) is let go after it. */
+const ROUND = 500;
+const ZERO = "0".repeat(40);
+
+/**
+ * Every ref names a snapshot; every snapshot's manifest matches its content. Counts what it saw.
+ * A snapshot is checked where it differs from its parent (checked too, being in the history): the
+ * folders whose files or shards changed. A parentless one (the base, the first of an imported line)
+ * is checked whole. So a long history costs its changes, not its length times the work area.
+ */
 async function checkSnapshots(lb: Logbook, problems: string[], counts: { snapshots: number; refs: number }): Promise<void> {
   const refs = (await lb.gitText(["for-each-ref", "--format=%(refname) %(objectname) %(objecttype)", "refs/heads/", "refs/tags/", BASE_REF])).split("\n").filter(Boolean);
   for (const r of refs) {
@@ -45,52 +55,200 @@ async function checkSnapshots(lb: Logbook, problems: string[], counts: { snapsho
     if (type !== "commit") problems.push(`${name} points to a ${type}, not a snapshot`);
   }
   counts.refs = refs.length;
-  const ids = (await lb.gitText(["rev-list", "--branches", "--tags", BASE_REF])).split("\n").filter(Boolean);
-  counts.snapshots = ids.length;
-  const shardCache = new Map<string, Shard | string>();
-  for (const id of ids) {
-    const body = (await lb.gitText(["log", "-1", "--format=%B", id]));
-    if (!parseMessage(body).meta.trigger) problems.push(`${id.slice(0, 12)}: not a VML snapshot (no Vml-Trigger trailer)`);
-    const entries = parseLsTree(await lb.git(["ls-tree", "-r", "-z", "--full-tree", id]));
-    const files = new Map<string, TreeRecord>();
-    const shards: TreeRecord[] = [];
-    let format = false;
-    for (const e of entries) {
-      const p = e.path.toString("latin1");
-      if (p.startsWith(MANIFEST_DIR)) shards.push(e);
-      else if (p === FORMAT_FILE) format = true;
-      else if (!p.startsWith(".vml/")) files.set(p, e);
+  const history = (await lb.gitText(["rev-list", "--parents", "--branches", "--tags", BASE_REF])).split("\n").filter(Boolean);
+  counts.snapshots = history.length;
+  for (let i = 0; i < history.length; i += ROUND) {
+    const round = history.slice(i, i + ROUND).map((l) => ({ id: l.slice(0, 40), parent: l.slice(41, 81) }));
+    await checkRound(lb, round, problems);
+  }
+}
+
+/** What a snapshot's diff against its parent touches: folders (latin1 keys) and shards changed. */
+interface Touched {
+  folders: Set<string>;
+  shards: { path: string; from: string; to: string }[];
+}
+
+async function checkRound(lb: Logbook, round: { id: string; parent: string }[], problems: string[]): Promise<void> {
+  const trees = new TreeReader(lb);
+  const roots = new Map<string, string>();
+  const bodies = await lb.readBlobs(round.map((c) => c.id));
+  round.forEach((c, i) => {
+    const commit = bodies[i] && commitTreeAndMessage(bodies[i]!);
+    if (!commit) throw new VmlError("GIT_FAILED", `snapshot ${c.id.slice(0, 12)} cannot be read`);
+    roots.set(c.id, commit.tree);
+    if (!parseMessage(commit.message).meta.trigger) problems.push(`${c.id.slice(0, 12)}: not a VML snapshot (no Vml-Trigger trailer)`);
+  });
+  const touched = await changesOf(lb, round);
+
+  // Shards that changed: each parsed once; those written are checked for their name too.
+  const shards = new ShardReader(lb);
+  await shards.load(round.flatMap((c) => touched.get(c.id)!.shards.flatMap((s) => [s.from, s.to])));
+  for (const c of round) {
+    const t = touched.get(c.id)!;
+    for (const s of t.shards) {
+      for (const blob of [s.from, s.to]) {
+        const shard = shards.get(blob);
+        if (shard && typeof shard !== "string") t.folders.add(shard.dir.toString("latin1"));
+      }
+      const now = shards.get(s.to);
+      if (typeof now === "string") problems.push(`${c.id.slice(0, 12)}: ${s.path}: ${now}`);
+      else if (now && shardPath(now.dir, now.bucket) !== s.path) problems.push(`${c.id.slice(0, 12)}: ${s.path}: shard stored under the wrong name`);
     }
-    if (!format) problems.push(`${id.slice(0, 12)}: no ${FORMAT_FILE}`);
-    const missing = shards.filter((s) => !shardCache.has(s.id));
-    const blobs = await lb.readBlobs(missing.map((s) => s.id));
-    missing.forEach((s, i) => {
+  }
+
+  // Each touched folder's tree and shards, as the snapshot holds them.
+  const asked = round.flatMap((c) => [FORMAT_FILE, MANIFEST_DIR.slice(0, -1), ...touched.get(c.id)!.folders].map((key) => ({ commit: c.id, key })));
+  const found = await trees.resolve(asked.map((a) => ({ root: roots.get(a.commit)!, key: a.key })));
+  const manifestOf = new Map<string, string | undefined>();
+  const folders: { commit: string; key: string; tree?: string }[] = [];
+  asked.forEach((a, i) => {
+    if (a.key === FORMAT_FILE) {
+      if (!found[i]) problems.push(`${a.commit.slice(0, 12)}: no ${FORMAT_FILE}`);
+    } else if (a.key === MANIFEST_DIR.slice(0, -1)) manifestOf.set(a.commit, found[i]);
+    else folders.push({ ...a, tree: found[i] });
+  });
+  await trees.load([...manifestOf.values()].filter((m): m is string => m !== undefined));
+  await trees.load([...manifestOf.values()].flatMap((m) => (m ? trees.items(m).filter((f) => f.mode === "40000").map((f) => f.id) : [])));
+  const shardIds = folders.map((f) => shardsIn(trees, manifestOf.get(f.commit), Buffer.from(f.key, "latin1")));
+  await shards.load(shardIds.flat().map((s) => s.id));
+  await trees.load(folders.flatMap((f) => (f.tree ? [f.tree] : [])));
+  folders.forEach((f, i) => checkFolder(f.commit, f.key, f.tree ? trees.items(f.tree) : [], shardIds[i], shards, problems));
+}
+
+/** Per snapshot, what changed against its parent (against nothing when it has none), from one git process. */
+async function changesOf(lb: Logbook, round: { id: string; parent: string }[]): Promise<Map<string, Touched>> {
+  const touched = new Map<string, Touched>(round.map((c) => [c.id, { folders: new Set<string>(), shards: [] }]));
+  const out = await lb.git(["diff-tree", "--stdin", "-r", "-z", "--no-abbrev", "--no-renames", "--root"], {
+    input: round.map((c) => (c.parent ? `${c.id} ${c.parent}` : c.id)).join("\n") + "\n",
+  });
+  let current: Touched | undefined;
+  let pos = 0;
+  while (pos < out.length) {
+    const end = out.indexOf(0, pos);
+    const field = out.toString("latin1", pos, end < 0 ? out.length : end);
+    pos = end < 0 ? out.length : end + 1;
+    if (!field.startsWith(":")) {
+      current = touched.get(field.slice(0, 40));
+      continue;
+    }
+    // ":MODE MODE FROM TO STATUS", then the path.
+    const [, , from, to] = field.split(" ");
+    const pathEnd = out.indexOf(0, pos);
+    const path = out.toString("latin1", pos, pathEnd < 0 ? out.length : pathEnd);
+    pos = pathEnd < 0 ? out.length : pathEnd + 1;
+    if (!current) continue;
+    if (path.startsWith(MANIFEST_DIR)) current.shards.push({ path, from: from === ZERO ? "" : from, to: to === ZERO ? "" : to });
+    else if (!path.startsWith(".vml/")) current.folders.add(parentKey(path));
+  }
+  return touched;
+}
+
+/** The shards of a folder's record a snapshot holds: its one shard, or the buckets of a split one. */
+function shardsIn(trees: TreeReader, manifest: string | undefined, dir: Buffer): { path: string; id: string }[] {
+  if (!manifest) return [];
+  const find = (path: string) => {
+    const [fan, name] = path.slice(MANIFEST_DIR.length).split("/");
+    const sub = trees.lookup(manifest, fan);
+    const id = sub && trees.lookup(sub, name);
+    return id ? [{ path, id }] : [];
+  };
+  const whole = find(shardPath(dir));
+  return whole.length ? whole : Array.from({ length: 256 }, (_, b) => find(shardPath(dir, b.toString(16).padStart(2, "0")))).flat();
+}
+
+/** A folder's stored files against its shards' entries: each listed one stored, with the right mode, and nothing else. */
+function checkFolder(commit: string, key: string, items: TreeItem[], shardIds: { path: string; id: string }[], shards: ShardReader, problems: string[]): void {
+  const at = commit.slice(0, 12);
+  const files = new Map(items.filter((e) => e.mode !== "40000").map((e) => [e.name, e]));
+  const listed = new Set<string>();
+  for (const { id } of shardIds) {
+    const shard = shards.get(id);
+    // Unreadable or misnamed shards were reported where they were written.
+    if (!shard || typeof shard === "string" || shard.dir.toString("latin1") !== key) continue;
+    for (const e of shard.entries) {
+      if (!STORED_TYPES.has(e.type)) continue;
+      const name = e.name.toString("latin1");
+      listed.add(name);
+      const t = files.get(name);
+      const want = e.type === "l" ? "120000" : e.mode & 0o100 ? "100755" : "100644";
+      const path = joinPath(shard.dir, e.name);
+      if (!t) problems.push(`${at}: ${show(path)} is in the manifest but its content is not in the snapshot`);
+      else if (t.mode !== want) problems.push(`${at}: ${show(path)} is stored as ${t.mode}, the manifest says ${want}`);
+    }
+  }
+  const dir = Buffer.from(key, "latin1");
+  for (const [name] of files) if (!listed.has(name)) problems.push(`${at}: ${show(joinPath(dir, Buffer.from(name, "latin1")))} is stored but missing from the manifest`);
+}
+
+/** Tree objects by id, each read once (through one git process per batch) and kept. */
+class TreeReader {
+  private readonly cache = new Map<string, TreeItem[]>();
+  private readonly byName = new Map<string, Map<string, TreeItem>>();
+  constructor(private readonly lb: Logbook) {}
+
+  async load(ids: string[]): Promise<void> {
+    const wanted = [...new Set(ids)].filter((id) => !this.cache.has(id));
+    const data = await this.lb.readBlobs(wanted);
+    wanted.forEach((id, i) => {
+      const items = data[i] && parseTree(data[i]!);
+      if (!items) throw new VmlError("GIT_FAILED", `tree ${id} cannot be read`);
+      this.cache.set(id, items);
+    });
+  }
+
+  items(id: string): TreeItem[] {
+    return this.cache.get(id)!;
+  }
+
+  /** A loaded tree's entry of this name; undefined when it has none. */
+  entry(id: string, name: string): TreeItem | undefined {
+    let names = this.byName.get(id);
+    if (!names) this.byName.set(id, (names = new Map(this.items(id).map((e) => [e.name, e]))));
+    return names.get(name);
+  }
+
+  /** The id of a loaded tree's entry of this name. */
+  lookup(id: string, name: string): string | undefined {
+    return this.entry(id, name)?.id;
+  }
+
+  /** The ids at these paths (latin1 keys, "" for the root itself) below these root trees; one batch per level. */
+  async resolve(asks: { root: string; key: string }[]): Promise<(string | undefined)[]> {
+    const walks = asks.map((a) => ({ at: a.root as string | undefined, rest: a.key === "" ? [] : a.key.split("/") }));
+    for (;;) {
+      const going = walks.filter((w) => w.at && w.rest.length);
+      if (!going.length) return walks.map((w) => w.at);
+      await this.load(going.map((w) => w.at!));
+      for (const w of going) {
+        const name = w.rest.shift()!;
+        const item = this.entry(w.at!, name);
+        // Only folders are walked into: a file on the way means the path is not there.
+        w.at = item && (w.rest.length === 0 || item.mode === "40000") ? item.id : undefined;
+      }
+    }
+  }
+}
+
+/** Manifest shards by blob id, each parsed once; a string says why one cannot be. */
+class ShardReader {
+  private readonly cache = new Map<string, Shard | string>();
+  constructor(private readonly lb: Logbook) {}
+
+  async load(ids: string[]): Promise<void> {
+    const wanted = [...new Set(ids)].filter((id) => id && !this.cache.has(id));
+    const data = await this.lb.readBlobs(wanted);
+    wanted.forEach((id, i) => {
       try {
-        const shard = parseShard(blobs[i]?.toString() ?? "");
-        shardCache.set(s.id, shardPath(shard.dir, shard.bucket) === s.path.toString("latin1") ? shard : "shard stored under the wrong name");
+        this.cache.set(id, parseShard(data[i]?.toString() ?? ""));
       } catch (e) {
-        shardCache.set(s.id, (e as Error).message);
+        this.cache.set(id, (e as Error).message);
       }
     });
-    const listed = new Set<string>();
-    for (const s of shards) {
-      const shard = shardCache.get(s.id)!;
-      if (typeof shard === "string") {
-        problems.push(`${id.slice(0, 12)}: ${s.path.toString()}: ${shard}`);
-        continue;
-      }
-      for (const e of shard.entries) {
-        if (!STORED_TYPES.has(e.type)) continue;
-        const path = joinPath(shard.dir, e.name);
-        const key = path.toString("latin1");
-        listed.add(key);
-        const t = files.get(key);
-        const want = e.type === "l" ? "120000" : e.mode & 0o100 ? "100755" : "100644";
-        if (!t) problems.push(`${id.slice(0, 12)}: ${show(path)} is in the manifest but its content is not in the snapshot`);
-        else if (t.mode !== want) problems.push(`${id.slice(0, 12)}: ${show(path)} is stored as ${t.mode}, the manifest says ${want}`);
-      }
-    }
-    for (const [key, t] of files) if (!listed.has(key)) problems.push(`${id.slice(0, 12)}: ${show(t.path)} is stored but missing from the manifest`);
+  }
+
+  get(id: string): Shard | string | undefined {
+    return id ? this.cache.get(id) : undefined;
   }
 }
 

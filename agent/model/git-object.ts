@@ -69,3 +69,24 @@ export function renderCommit(c: CommitFields): Buffer {
   const head = [`tree ${c.tree}\n`, ...c.parents.map((p) => `parent ${p}\n`), identLine("author", c.author), identLine("committer", c.committer)].join("");
   return Buffer.from(`${head}\n${c.message}`);
 }
+
+/** One entry of a tree object; `name` as raw bytes in a latin1 string (one char per byte). */
+export interface TreeItem {
+  mode: string;
+  name: string;
+  id: string;
+}
+
+/** A tree object's data ("MODE NAME\0" and 20 bytes of id, per entry); undefined when malformed. */
+export function parseTree(data: Buffer): TreeItem[] | undefined {
+  const items: TreeItem[] = [];
+  let pos = 0;
+  while (pos < data.length) {
+    const space = data.indexOf(0x20, pos);
+    const nul = data.indexOf(0, space + 1);
+    if (space < 0 || nul < 0 || nul + 21 > data.length) return undefined;
+    items.push({ mode: data.toString("latin1", pos, space), name: data.toString("latin1", space + 1, nul), id: data.toString("hex", nul + 1, nul + 21) });
+    pos = nul + 21;
+  }
+  return items;
+}
