@@ -161,6 +161,24 @@ test("a restore onto a full disk leaves no file cut short, says what it did not 
   assert.equal(agent(root, ["verify"]).code, 0);
 });
 
+test("an export onto a full disk: one clear line, exit 1, no part-written file left, and it works once there is room", (t) => {
+  const out = smallDisk(t, "1m");
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  writeFixture(root, { "home/alice/work/data.bin": { content: randomBytes(1_500_000) } });
+  assert.equal(agent(root, ["commit", "-m", "data"]).code, 0);
+  const r = agent(root, ["export", "@", "--from", "@~1", "-o", `${out}/state.vml`]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  oneLine(r.stderr);
+  assert.match(r.stderr, /cannot write .*state\.vml: no space left on its disk/);
+  assert.deepEqual(fs.readdirSync(out), [], "nothing part-written left");
+  const roomy = `${root}.state.vml`;
+  t.after(() => fs.rmSync(roomy, { force: true }));
+  assert.equal(agent(root, ["export", "@", "--from", "@~1", "-o", roomy]).code, 0);
+  assert.ok(fs.statSync(roomy).size > 1_500_000);
+});
+
 test("output into a pipe whose reader went away ends quietly; a slow reader gets all of it", (t) => {
   const fixture: Record<string, string> = {};
   for (let i = 0; i < 5000; i++) fixture[`home/alice/work/many/file-with-a-longish-name-${i}.txt`] = `${i}\n`;

@@ -28,6 +28,11 @@ export type ErrorCode =
   | "DISK_FULL"
   | "CAPTURE_FAILED";
 
+/** Whether a complaint (git's stderr, an error's message) says the disk is full. */
+export function saysDiskFull(text: string): boolean {
+  return /No space left on device|Out of diskspace|ENOSPC|EDQUOT/i.test(text);
+}
+
 export class VmlError extends Error {
   constructor(
     readonly code: ErrorCode,

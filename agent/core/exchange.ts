@@ -3,7 +3,7 @@
 // receiver is expected to have already is left out and rebuilt there from identical local files.
 import type { Context } from "./context.js";
 import type { System } from "../platform/system.js";
-import { VmlError } from "./errors.js";
+import { saysDiskFull, VmlError } from "./errors.js";
 import { LINE_PREFIX, ZERO_ID, type Logbook } from "./logbook.js";
 import { escapeBytes } from "../model/escape.js";
 import { objectId } from "../model/git-object.js";
@@ -102,7 +102,8 @@ export async function exportSnapshots(ctx: Context, o: ExportOptions, file: stri
   } catch (e) {
     sys.remove(tmp);
     const why = (e as Error).message;
-    throw new VmlError(/ENOSPC|No space left/i.test(why) ? "DISK_FULL" : "BAD_INPUT", `cannot write ${file}: ${why}`);
+    if (saysDiskFull(why)) throw new VmlError("DISK_FULL", `cannot write ${file}: no space left on its disk; nothing was written`);
+    throw new VmlError("BAD_INPUT", `cannot write ${file}: ${why}`);
   }
 }
 

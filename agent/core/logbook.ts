@@ -2,7 +2,7 @@
 // Native git does the work, run through System.exec: byte-exact stdin/stdout (paths with any bytes)
 // and an environment that pins git to the logbook's own configuration.
 import { deflateSync, inflateSync } from "node:zlib";
-import { VmlError } from "./errors.js";
+import { saysDiskFull, VmlError } from "./errors.js";
 import { unescapeBytes } from "../model/escape.js";
 import type { Conversation, ExecOptions, ExecResult, System } from "../platform/system.js";
 import type { Logger } from "../platform/log.js";
@@ -109,7 +109,7 @@ export class Logbook {
 
   /** What a git command that failed, saying this on stderr, is to the user: its last line of complaint. */
   private failure(sub: string, stderr: string, otherwise: string): VmlError {
-    if (/No space left on device|Out of diskspace|ENOSPC/i.test(stderr)) return this.diskFull();
+    if (saysDiskFull(stderr)) return this.diskFull();
     return new VmlError("GIT_FAILED", `git ${sub} failed: ${stderr.trim().split("\n").filter(Boolean).pop() ?? otherwise}`);
   }
 
