@@ -7,6 +7,7 @@ import { saysDiskFull, VmlError } from "./errors.js";
 import { LINE_PREFIX, ZERO_ID, type Logbook } from "./logbook.js";
 import { escapeBytes } from "../model/escape.js";
 import { objectId } from "../model/git-object.js";
+import { TreeReader } from "./tree.js";
 
 const MAGIC = "VML-EXPORT 1\n";
 const TRAILER = "VML-SHA256 ";
@@ -241,22 +242,39 @@ async function rebuildBase(ctx: Context, header: ExportHeader, env: Record<strin
       .map((l) => l.slice(1, 41)),
   );
   if (!missingIds.size) return { rebuilt: 0, missing: [] };
-  // Where each missing blob is used: every path of every snapshot that names it.
+  // Where each missing blob is used: every path of every snapshot that names it. A folder met again
+  // at the same path with the same tree (most of them, from one snapshot to the next) is not walked again.
   const wanted = new Map<string, Map<string, Buffer>>();
-  for (const s of header.snapshots) {
-    const ls = await lb.run(["ls-tree", "-r", "-z", "--full-tree", s], { env });
-    if (ls.code !== 0) throw thinRefusal();
-    for (const rec of ls.stdout.toString("latin1").split("\0")) {
-      const tab = rec.indexOf("\t");
-      if (tab < 0) continue;
-      const id = rec.slice(0, tab).split(" ")[2];
-      if (!missingIds.has(id)) continue;
-      // By path: the same name in many snapshots, and many names of one content (empty files), are common.
-      const key = rec.slice(tab + 1);
-      let paths = wanted.get(id);
-      if (!paths) wanted.set(id, (paths = new Map()));
-      if (!paths.has(key)) paths.set(key, Buffer.from(key, "latin1"));
+  const reader = new TreeReader(lb, env);
+  const seen = new Set<string>();
+  let level = [...new Set(trees)].map((id) => ({ prefix: "", id }));
+  try {
+    while (level.length) {
+      const next: { prefix: string; id: string }[] = [];
+      await reader.load(level.map((t) => t.id));
+      for (const { prefix, id: tree } of level) {
+        for (const e of reader.items(tree)) {
+          const key = prefix + e.name;
+          if (e.mode === "40000") {
+            const visit = `${e.id}\0${key}`;
+            if (!seen.has(visit)) {
+              seen.add(visit);
+              next.push({ prefix: `${key}/`, id: e.id });
+            }
+            continue;
+          }
+          if (!missingIds.has(e.id)) continue;
+          // By path: many names of one content (empty files) are common.
+          let paths = wanted.get(e.id);
+          if (!paths) wanted.set(e.id, (paths = new Map()));
+          if (!paths.has(key)) paths.set(key, Buffer.from(key, "latin1"));
+        }
+      }
+      level = next;
     }
+  } catch (e) {
+    if (e instanceof VmlError && e.code === "GIT_FAILED") throw thinRefusal();
+    throw e;
   }
   // Only file content can be rebuilt from local files; a missing folder structure cannot.
   if ([...missingIds].some((id) => !wanted.has(id))) throw thinRefusal();

@@ -5,9 +5,9 @@ import { VmlError } from "./errors.js";
 import { FORMAT_FILE } from "./snapshot.js";
 import { joinPath, MANIFEST_DIR, parentKey, parseShard, shardPath, STORED_TYPES, type Shard } from "../model/manifest.js";
 import { escapeBytes } from "../model/escape.js";
-import { parseLsTree } from "./tree.js";
+import { parseLsTree, TreeReader } from "./tree.js";
 import { parseMessage } from "../model/message.js";
-import { commitTreeAndMessage, parseTree, type TreeItem } from "../model/git-object.js";
+import { commitTreeAndMessage, type TreeItem } from "../model/git-object.js";
 
 export interface VerifyReport {
   snapshots: number;
@@ -179,55 +179,6 @@ function checkFolder(commit: string, key: string, items: TreeItem[], shardIds: {
   }
   const dir = Buffer.from(key, "latin1");
   for (const [name] of files) if (!listed.has(name)) problems.push(`${at}: ${show(joinPath(dir, Buffer.from(name, "latin1")))} is stored but missing from the manifest`);
-}
-
-/** Tree objects by id, each read once (through one git process per batch) and kept. */
-class TreeReader {
-  private readonly cache = new Map<string, TreeItem[]>();
-  private readonly byName = new Map<string, Map<string, TreeItem>>();
-  constructor(private readonly lb: Logbook) {}
-
-  async load(ids: string[]): Promise<void> {
-    const wanted = [...new Set(ids)].filter((id) => !this.cache.has(id));
-    const data = await this.lb.readBlobs(wanted);
-    wanted.forEach((id, i) => {
-      const items = data[i] && parseTree(data[i]!);
-      if (!items) throw new VmlError("GIT_FAILED", `tree ${id} cannot be read`);
-      this.cache.set(id, items);
-    });
-  }
-
-  items(id: string): TreeItem[] {
-    return this.cache.get(id)!;
-  }
-
-  /** A loaded tree's entry of this name; undefined when it has none. */
-  entry(id: string, name: string): TreeItem | undefined {
-    let names = this.byName.get(id);
-    if (!names) this.byName.set(id, (names = new Map(this.items(id).map((e) => [e.name, e]))));
-    return names.get(name);
-  }
-
-  /** The id of a loaded tree's entry of this name. */
-  lookup(id: string, name: string): string | undefined {
-    return this.entry(id, name)?.id;
-  }
-
-  /** The ids at these paths (latin1 keys, "" for the root itself) below these root trees; one batch per level. */
-  async resolve(asks: { root: string; key: string }[]): Promise<(string | undefined)[]> {
-    const walks = asks.map((a) => ({ at: a.root as string | undefined, rest: a.key === "" ? [] : a.key.split("/") }));
-    for (;;) {
-      const going = walks.filter((w) => w.at && w.rest.length);
-      if (!going.length) return walks.map((w) => w.at);
-      await this.load(going.map((w) => w.at!));
-      for (const w of going) {
-        const name = w.rest.shift()!;
-        const item = this.entry(w.at!, name);
-        // Only folders are walked into: a file on the way means the path is not there.
-        w.at = item && (w.rest.length === 0 || item.mode === "40000") ? item.id : undefined;
-      }
-    }
-  }
 }
 
 /** Manifest shards by blob id, each parsed once; a string says why one cannot be. */
