@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { agent, cleanup, git, makeGuest, tempDir, writeFixture, BASE_FIXTURE, type Fixture } from "./helpers/guest.js";
 import { copyTree, rsyncDiff, treeDiff } from "./helpers/compare.js";
 import { NodeSystem } from "../agent/platform/system.js";
@@ -240,6 +241,38 @@ test("files rewritten in place come back exact, whether many (written by threads
     assert.equal(r.code, 0, r.stdout + r.stderr);
     expectBase(300);
   }
+});
+
+test("large files, written by git straight into place, come back exact: content, mode with setuid, owner, time; one content under two names", (t) => {
+  const big = randomBytes(5 << 20);
+  const other = Buffer.concat([big.subarray(1), Buffer.from("x")]);
+  const fixture: Fixture = {
+    ...BASE_FIXTURE,
+    [`${W}/data/run1.root`]: { content: big, mode: 0o4750, uid: 4242, gid: 4343 },
+    [`${W}/data/copy.root`]: { content: big, mode: 0o600, uid: 1000, gid: 1000 },
+    [`${W}/data/other.root`]: { content: other, mode: 0o644 },
+  };
+  const root = makeGuest(fixture);
+  t.after(() => cleanup(root));
+  assert.equal(agent(root, ["init"]).code, 0);
+  const expectBase = () => {
+    for (const [rel, content, mode, uid, gid] of [
+      [`${W}/data/run1.root`, big, 0o4750, 4242, 4343],
+      [`${W}/data/copy.root`, big, 0o600, 1000, 1000],
+      [`${W}/data/other.root`, other, 0o644, 0, 0],
+    ] as [string, Buffer, number, number, number][]) {
+      const st = fs.lstatSync(`${root}/${rel}`);
+      assert.ok(fs.readFileSync(`${root}/${rel}`).equals(content), rel);
+      assert.deepEqual([st.mode & 0o7777, st.uid, st.gid, st.mtimeMs, st.nlink], [mode, uid, gid, 1_700_000_000_000, 1], rel);
+    }
+  };
+  fs.appendFileSync(`${root}/${W}/data/run1.root`, "more events\n");
+  fs.rmSync(`${root}/${W}/data/copy.root`);
+  fs.writeFileSync(`${root}/${W}/data/other.root`, "truncated\n");
+  const r = agent(root, ["restore", "base"]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  expectBase();
+  assert.deepEqual(fs.readdirSync(`${root}/${W}/data`).sort(), ["copy.root", "other.root", "run1.root"], "no temporary file left");
 });
 
 test("owners are given by name through the /etc/passwd the restore brings back, not the one it replaces", (t) => {

@@ -90,7 +90,7 @@ export async function exportSnapshots(ctx: Context, o: ExportOptions, file: stri
   const tmp = `${file}.tmp-${sys.pid()}`;
   try {
     sys.writeFile(tmp, head, 0o600);
-    const packed = await lb.run(["pack-objects", "--stdout", "-q", "--delta-base-offset"], { input: [...ids].join("\n") + "\n", stdoutFile: tmp });
+    const packed = await lb.run(["pack-objects", "--stdout", "-q", "--delta-base-offset"], { input: [...ids].join("\n") + "\n", stdoutFile: { path: tmp } });
     if (packed.code !== 0) throw new Error(packed.stderr.trim().split("\n").pop() || "git pack-objects failed");
     const end = sys.readRange(tmp, 0, 0).size;
     header.pack.bytes = end - Buffer.byteLength(head);

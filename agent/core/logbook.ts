@@ -4,7 +4,8 @@
 import { deflateSync, inflateSync } from "node:zlib";
 import { saysDiskFull, VmlError } from "./errors.js";
 import { unescapeBytes } from "../model/escape.js";
-import type { Conversation, ExecOptions, ExecResult, System } from "../platform/system.js";
+import type { BytePath, Conversation, ExecOptions, ExecResult, System } from "../platform/system.js";
+import type { FileMeta } from "../platform/writers.js";
 import type { Logger } from "../platform/log.js";
 import { objectBytes, objectId, parseObject, renderCommit, type CommitFields, type ObjectType } from "../model/git-object.js";
 import { parseScanCache, renderScanCache, type ScanCache } from "../capture/scan-cache.js";
@@ -355,6 +356,14 @@ export class Logbook {
   /** Whether an import left content out (base content this machine lacked): only then can blobs be absent. */
   hasMissingContent(): boolean {
     return this.sys.listFiles(`${this.gitDir}/vml-missing`).length > 0;
+  }
+
+  /**
+   * Writes a blob as a new file (see ExecOptions.stdoutFile): git writes the content itself, so a
+   * large file never passes through this process.
+   */
+  async writeBlobTo(blob: string, path: BytePath, meta: FileMeta): Promise<void> {
+    await this.git(["cat-file", "blob", blob], { stdoutFile: { path, create: meta } });
   }
 
   /**

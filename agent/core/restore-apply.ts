@@ -12,6 +12,11 @@ const SLASH = Buffer.from("/");
 const isAttributes = (key: string) => key === ".gitattributes" || key.endsWith("/.gitattributes");
 /** Files being written at once during a restore: enough to keep every thread busy. */
 const MAX_INFLIGHT = 64;
+/**
+ * From this size a file is written by git itself (one process for it) instead of passing through
+ * this process and a writer thread: the copies cost more than the process start.
+ */
+const LARGE_BYTES = 4 << 20;
 
 export interface FileResult {
   done: Step[];
@@ -190,8 +195,9 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   // work area restored onto an empty place never passes through this process. Attribute files are
   // written with the rest, after git (a .gitattributes could otherwise change what git writes).
   const byFolder = new Map<string, { path: Buffer; blob: string; step: Step }[]>();
-  // The rest is fetched here, each content once for all the names that hold it.
+  // The rest is fetched here, each content once for all the names that hold it; large files by git.
   const byBlob = new Map<string, Step[]>();
+  const large: Step[] = [];
   const linked: Step[] = [];
   // Names that share a file here but hold a file of their own in REF, with the same content.
   const unshared: Step[] = [];
@@ -220,6 +226,10 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
       const entry = { path: s.path.subarray(r.length + 1), blob: s.blob!, step: s };
       if (list) list.push(entry);
       else byFolder.set(r, [entry]);
+      continue;
+    }
+    if (s.want!.size >= LARGE_BYTES) {
+      large.push(s);
       continue;
     }
     const list = byBlob.get(s.blob!);
@@ -278,6 +288,10 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   } finally {
     await Promise.all(inflight);
     await writer.close();
+  }
+  for (const s of large) {
+    await guarded(s, place(s, (t) => lb.writeBlobTo(s.blob!, t, ownerOf(s.want!)), true));
+    advance(1);
   }
   // Before the links: a name linked to one of these shares its new file.
   for (const s of unshared) {

@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import { fork, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as os from "node:os";
-import { fileWriter, type FileWriter } from "./writers.js";
+import { fileWriter, type FileMeta, type FileWriter } from "./writers.js";
 import { processEnv } from "./process-env.js";
 import { pythonTimeWriter } from "./time-writer.js";
 
@@ -64,8 +64,13 @@ export interface ExecOptions {
   collect?: boolean;
   /** Stdin read from bytes [start, end) of a file, piece by piece, instead of `input`. */
   inputFile?: { path: string; start: number; end: number };
-  /** Stdout appended to this existing file by the process itself, never passing through this one. */
-  stdoutFile?: string;
+  /**
+   * Stdout written to a file by the process itself, never passing through this one: appended to an
+   * existing file, or (`create`) to a new one made as the file writer makes its files: never through
+   * an existing name or symlink, its owner and exact mode set through its descriptor once the
+   * content is in (a write by anyone but root clears setuid and setgid).
+   */
+  stdoutFile?: { path: BytePath | string; create?: FileMeta };
 }
 
 /** One entry's times for setTimes, in nanoseconds; symlinks themselves are set, never their targets. */
@@ -390,8 +395,22 @@ export class NodeSystem implements System {
 
   exec(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
-      // The process gets a descriptor of its own; ours is closed once it is started.
-      const outFd = opts.stdoutFile === undefined ? undefined : fs.openSync(opts.stdoutFile, "a");
+      const target = opts.stdoutFile;
+      let outFd = target && fs.openSync(target.path, target.create ? "wx" : "a", 0o600);
+      // Ours is kept until the process ends: a new file gets its owner and mode through it then.
+      const release = (code: number | null) => {
+        if (outFd === undefined) return;
+        const fd = outFd;
+        outFd = undefined;
+        try {
+          if (target?.create && code === 0) {
+            fs.fchownSync(fd, target.create.uid, target.create.gid);
+            fs.fchmodSync(fd, target.create.mode);
+          }
+        } finally {
+          fs.closeSync(fd);
+        }
+      };
       let child: ReturnType<typeof spawn>;
       try {
         child = spawn(cmd, args, {
@@ -399,8 +418,9 @@ export class NodeSystem implements System {
           env: opts.env ?? process.env,
           stdio: ["pipe", outFd ?? "pipe", "pipe"],
         });
-      } finally {
-        if (outFd !== undefined) fs.closeSync(outFd);
+      } catch (e) {
+        release(null);
+        throw e;
       }
       const out: Buffer[] = [];
       const err: Buffer[] = [];
@@ -421,7 +441,10 @@ export class NodeSystem implements System {
         }
       });
       child.stderr!.on("data", (c: Buffer) => err.push(c));
-      child.on("error", reject);
+      child.on("error", (e) => {
+        release(null);
+        reject(e);
+      });
       const stdin = child.stdin!;
       // A command that exits before reading all its input closes the pipe; its exit code tells.
       stdin.on("error", () => undefined);
@@ -433,6 +456,11 @@ export class NodeSystem implements System {
       });
       child.on("close", (code) => {
         source?.destroy();
+        try {
+          release(code);
+        } catch (e) {
+          failed ??= e;
+        }
         if (failed === undefined) resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() });
         else reject(failed);
       });
