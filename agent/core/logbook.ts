@@ -360,10 +360,12 @@ export class Logbook {
 
   /**
    * Writes a blob as a new file (see ExecOptions.stdoutFile): git writes the content itself, so a
-   * large file never passes through this process.
+   * large file never passes through this process. A failure is the file's, not the logbook's: it
+   * says why as a file write would (a full disk is the restored file's disk).
    */
   async writeBlobTo(blob: string, path: BytePath, meta: FileMeta): Promise<void> {
-    await this.git(["cat-file", "blob", blob], { stdoutFile: { path, create: meta } });
+    const res = await this.run(["cat-file", "blob", blob], { stdoutFile: { path, create: meta } });
+    if (res.code !== 0) throw new Error(saysDiskFull(res.stderr) ? "no space left on device" : (res.stderr.trim().split("\n").pop() ?? `git cat-file: exit ${res.code}`));
   }
 
   /**

@@ -1,9 +1,9 @@
 // `verify`: is the logbook sound? git's own check, then every snapshot's manifest against its tree.
 import type { Logbook } from "./logbook.js";
-import { BASE_REF } from "./logbook.js";
+import { BASE_REF, ZERO_ID } from "./logbook.js";
 import { VmlError } from "./errors.js";
 import { FORMAT_FILE } from "./snapshot.js";
-import { joinPath, MANIFEST_DIR, parentKey, parseShard, shardPath, STORED_TYPES, type Shard } from "../model/manifest.js";
+import { joinPath, keptShards, MANIFEST_DIR, parentKey, parseShard, shardPath, STORED_TYPES, type Shard } from "../model/manifest.js";
 import { escapeBytes } from "../model/escape.js";
 import { parseLsTree, TreeReader } from "./tree.js";
 import { parseMessage } from "../model/message.js";
@@ -40,7 +40,6 @@ export async function verify(lb: Logbook): Promise<VerifyReport> {
 
 /** Snapshots read per round: what one round caches (its trees and shards) is let go after it. */
 const ROUND = 500;
-const ZERO = "0".repeat(40);
 
 /**
  * Every ref names a snapshot; every snapshot's manifest matches its content. Counts what it saw.
@@ -138,7 +137,7 @@ async function changesOf(lb: Logbook, round: { id: string; parent: string }[]): 
     const path = out.toString("latin1", pos, pathEnd < 0 ? out.length : pathEnd);
     pos = pathEnd < 0 ? out.length : pathEnd + 1;
     if (!current) continue;
-    if (path.startsWith(MANIFEST_DIR)) current.shards.push({ path, from: from === ZERO ? "" : from, to: to === ZERO ? "" : to });
+    if (path.startsWith(MANIFEST_DIR)) current.shards.push({ path, from: from === ZERO_ID ? "" : from, to: to === ZERO_ID ? "" : to });
     else if (!path.startsWith(".vml/")) current.folders.add(parentKey(path));
   }
   return touched;
@@ -147,14 +146,14 @@ async function changesOf(lb: Logbook, round: { id: string; parent: string }[]): 
 /** The shards of a folder's record a snapshot holds: its one shard, or the buckets of a split one. */
 function shardsIn(trees: TreeReader, manifest: string | undefined, dir: Buffer): { path: string; id: string }[] {
   if (!manifest) return [];
-  const find = (path: string) => {
+  const idOf = (path: string) => {
     const [fan, name] = path.slice(MANIFEST_DIR.length).split("/");
     const sub = trees.lookup(manifest, fan);
-    const id = sub && trees.lookup(sub, name);
-    return id ? [{ path, id }] : [];
+    return sub && trees.lookup(sub, name);
   };
-  const whole = find(shardPath(dir));
-  return whole.length ? whole : Array.from({ length: 256 }, (_, b) => find(shardPath(dir, b.toString(16).padStart(2, "0")))).flat();
+  const present = { has: (path: string) => idOf(path) !== undefined };
+  const whole = keptShards(dir, false, present);
+  return (whole.length ? whole : keptShards(dir, true, present)).map((path) => ({ path, id: idOf(path)! }));
 }
 
 /** A folder's stored files against its shards' entries: each listed one stored, with the right mode, and nothing else. */

@@ -52,7 +52,7 @@ export function shardPath(dir: Buffer, bucket?: string): string {
 }
 
 /** The shards of a directory's record that a tree holds (`present`: its paths), one or its buckets when split. */
-export function keptShards(dir: Buffer, split: boolean, present: ReadonlyMap<string, string>): string[] {
+export function keptShards(dir: Buffer, split: boolean, present: { has(path: string): boolean }): string[] {
   const paths = split ? Array.from({ length: 256 }, (_, b) => shardPath(dir, b.toString(16).padStart(2, "0"))) : [shardPath(dir)];
   return paths.filter((p) => present.has(p));
 }
