@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { spawn } from "node:child_process";
-import { AGENT, agent, cleanup, git, makeGuest, writeFixture, BASE_FIXTURE } from "./helpers/guest.js";
+import { AGENT, agent, cleanup, git, makeGuest, tempDir, writeFixture, BASE_FIXTURE } from "./helpers/guest.js";
+import { copyTree, rsyncDiff } from "./helpers/compare.js";
 import { waitFor } from "./helpers/wait.js";
 import { NodeSystem, type ExecOptions, type ExecResult } from "../agent/platform/system.js";
 import { openContext } from "../agent/cli/io.js";
@@ -137,4 +138,66 @@ test("a file removed between the snapshot's look and git's is left out of the sn
   assert.equal(v.code, 0, v.stdout + v.stderr);
   const shown = agent(root, ["--json", "diff", "base", res.id]).json() as { files: { path: string }[] };
   assert.ok(!shown.files.some((f) => f.path.endsWith("fleeting.txt")), "not recorded at all");
+});
+
+test("a restore killed half-way: the next command removes what it left and says so; restoring again finishes it", async (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  const work = `${root}/home/alice/work`;
+  for (let d = 0; d < 60; d++) {
+    fs.mkdirSync(`${work}/run${d}`, { recursive: true });
+    for (let f = 0; f < 100; f++) fs.writeFileSync(`${work}/run${d}/out${f}.txt`, `result ${d} ${f}\n`.repeat(50));
+  }
+  const base = agent(root, ["--json", "init"]).json().id as string;
+  const expected = tempDir();
+  t.after(() => cleanup(expected));
+  copyTree(work, expected);
+  const gitDir = `${root}/var/lib/vml/logbook`;
+  const leftovers = () => fs.readdirSync(`${root}/home/alice`).filter((n) => n.startsWith(".vml-restore."));
+
+  // Killed with everything it started (its git too), as a power cut would stop them: while its
+  // staged folder is there. A restore quicker than the look is started again.
+  let killed = false;
+  for (let attempt = 0; attempt < 5 && !killed; attempt++) {
+    fs.rmSync(work, { recursive: true, force: true });
+    const child = spawn(process.execPath, [AGENT, "--root", root, "restore", base], { stdio: "ignore", detached: true });
+    const exited = new Promise((r) => child.on("exit", r));
+    let done = false;
+    void exited.then(() => (done = true));
+    await waitFor(() => done || leftovers().length > 0, 30_000, "the restore to stage its folder");
+    if (!done) {
+      process.kill(-child.pid!, "SIGKILL");
+      killed = true;
+    }
+    await exited;
+  }
+  assert.ok(killed, "a restore was caught half-way");
+  assert.ok(fs.existsSync(`${gitDir}/vml-restore-journal`), "the killed restore left its journal");
+  assert.ok(leftovers().length > 0);
+
+  const s = agent(root, ["--json", "status"]);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stderr, new RegExp(`a restore of ${base} was interrupted .*temporary name\\(s\\) it left were removed.*vml-agent restore [0-9a-f]{40}\` brings back the state before it`));
+  assert.deepEqual(leftovers(), []);
+  assert.deepEqual(fs.readdirSync(gitDir).filter((n) => n.startsWith("vml-restore-journal") || n.startsWith("vml-checkout-index")), []);
+  // Said once: the next command has nothing to clear.
+  assert.equal(agent(root, ["status"]).stderr, "");
+
+  const r = agent(root, ["restore", base]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(rsyncDiff(expected, work), "");
+});
+
+test("an unreadable restore journal is set aside with a warning, and nothing else is touched", (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  agent(root, ["init"]);
+  const gitDir = `${root}/var/lib/vml/logbook`;
+  fs.writeFileSync(`${gitDir}/vml-restore-journal`, "#vml-restore-journal 1\npid 12\nref " + "a".repeat(40) + "\nfolder ../../etc\n");
+  const s = agent(root, ["status"]);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stderr, /an interrupted restore left a journal that cannot be read \(bad line: folder \.\.\/\.\.\/etc\); set aside/);
+  assert.ok(!fs.existsSync(`${gitDir}/vml-restore-journal`));
+  assert.ok(fs.existsSync(`${gitDir}/vml-restore-journal.bad`));
+  assert.ok(fs.existsSync(`${root}/etc/hosts`));
 });

@@ -373,8 +373,13 @@ export class Logbook {
    * the content itself. Through an index of its own (the logbook's stays as it is), and with no
    * attributes anywhere git looks (the folder holds none yet), so content is written as stored.
    */
+  /** The index file a restore by process `pid` has git check content out through. */
+  checkoutIndexFile(pid: number): string {
+    return `${this.gitDir}/vml-checkout-index.${pid}`;
+  }
+
   async checkoutInto(dir: string, entries: { path: Buffer; blob: string }[]): Promise<void> {
-    const env = { GIT_INDEX_FILE: `${this.gitDir}/vml-checkout-index.${this.sys.pid()}`, GIT_WORK_TREE: dir };
+    const env = { GIT_INDEX_FILE: this.checkoutIndexFile(this.sys.pid()), GIT_WORK_TREE: dir };
     // "100644 <id>\t<path>\0" per entry, in one buffer: a whole work area's worth of lines.
     const line = "100644 ".length + 40 + 1;
     const input = Buffer.allocUnsafe(entries.reduce((n, e) => n + line + e.path.length + 1, 0));

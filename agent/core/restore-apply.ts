@@ -7,6 +7,7 @@ import { byKey } from "./diff.js";
 import { parseIdFile } from "../capture/owners.js";
 import { parentKey, type Entry } from "../model/manifest.js";
 import { escapeBytes } from "../model/escape.js";
+import { tmpPrefix } from "./restore-journal.js";
 
 const SLASH = Buffer.from("/");
 const isAttributes = (key: string) => key === ".gitattributes" || key.endsWith("/.gitattributes");
@@ -42,7 +43,7 @@ export async function applyFiles(ctx: Context, plan: FilePlan, times: TimeWriter
   let tmpCount = 0;
   const tmpName = (p: Buffer) => {
     const slash = p.lastIndexOf(0x2f);
-    return Buffer.concat([slash < 0 ? Buffer.alloc(0) : p.subarray(0, slash + 1), Buffer.from(`.vml-restore.${sys.pid()}.${tmpCount++}`)]);
+    return Buffer.concat([slash < 0 ? Buffer.alloc(0) : p.subarray(0, slash + 1), Buffer.from(`${tmpPrefix(sys.pid())}${tmpCount++}`)]);
   };
 
   // Every folder on the way must be a real folder: never write through a symlink.

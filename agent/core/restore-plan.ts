@@ -4,7 +4,7 @@ import type { Context } from "./context.js";
 import type { Located } from "./tree.js";
 import type { Logbook } from "./logbook.js";
 import { byKey, diffSnapshots, type FileChange } from "./diff.js";
-import { bucketOf, joinPath, parentKey, parseShard, shardPath, type Entry } from "../model/manifest.js";
+import { bucketOf, joinPath, parentKey, parseShard, safePath, shardPath, type Entry } from "../model/manifest.js";
 
 export type Action = "create" | "replace" | "update" | "metadata" | "remove";
 
@@ -38,14 +38,6 @@ export interface FilePlan {
 }
 
 const norm = (t: Entry["type"]) => (t === "h" || t === "L" ? "f" : t);
-
-/** A NUL anywhere, or an empty, "." or ".." component: one test for each of a work area's paths. */
-const UNSAFE_PATH = /\0|(?:^|\/)\.{0,2}(?:\/|$)/;
-
-/** A path from a manifest (its latin1 key) is used only if each of its names is one plain path component. */
-function safePath(key: string): boolean {
-  return key.length > 0 && !UNSAFE_PATH.test(key);
-}
 
 const under = (key: string, p: string) => key.length > p.length && key.startsWith(p) && key[p.length] === "/";
 

@@ -4,6 +4,7 @@ import type { TimeWriter } from "../platform/system.js";
 import { commitLocked, stage, withLock } from "./snapshot.js";
 import { planFiles, type FilePlan, type Refusal, type Step } from "./restore-plan.js";
 import { applyFiles } from "./restore-apply.js";
+import { foldersOf, removeJournal, writeJournal } from "./restore-journal.js";
 import { addCvmfsRepos, applyPackages, checkCvmfs, envScript, planPackages, readRecords, writeEnvScript, ENV_SCRIPT, type CvmfsReport, type PackagePlan, type PackageResult, type Records } from "./restore-state.js";
 
 export interface RestoreOptions {
@@ -88,7 +89,11 @@ async function restoreLocked(ctx: Context, opts: RestoreOptions, times: TimeWrit
   if (opts.dryRun) {
     if (whole) report.cvmfs = { ...(await checkCvmfs(ctx, records.cvmfs)), added: [] };
   } else {
+    const writing = plan.steps.filter((s) => s.action !== "remove").map((s) => s.key);
+    writeJournal(ctx, { pid: ctx.sys.pid(), ref: opts.id, before, folders: foldersOf(writing) });
     const files = await applyFiles(ctx, plan, times!);
+    // Every temporary name is gone by now (moved into place, or removed with its failure).
+    removeJournal(ctx);
     report.steps = files.done;
     report.notRestored.push(...files.failed);
     // Written once the folders are as REF has them (a symlink the restore replaced is never written

@@ -20,6 +20,7 @@ import { parseMessage, renderTrailers, type Trigger } from "../model/message.js"
 import { commitTreeAndMessage, objectId } from "../model/git-object.js";
 import { changesOf, diffSnapshots, type Changes } from "./diff.js";
 import { modeOf, quickBase, quickTree, settleIndex } from "./quick-trees.js";
+import { clearInterruptedRestore } from "./restore-journal.js";
 
 export const FORMAT_FILE = ".vml/format";
 export const PACKAGES_FILE = ".vml/packages";
@@ -491,6 +492,7 @@ export async function withLock<T>(ctx: Context, fn: () => Promise<T>, waitMs = c
       ctx.log.warn("recovered from an interrupted snapshot; rebuilding the logbook's index from the latest snapshot");
       await ctx.logbook.resetIndex();
     }
+    clearInterruptedRestore(ctx);
     return await fn();
   } finally {
     lock.release();

@@ -141,6 +141,14 @@ export function parseShard(text: string): Shard {
   return { dir, bucket: head[2], entries };
 }
 
+/** A NUL anywhere, or an empty, "." or ".." component: one test for each of a work area's paths. */
+const UNSAFE_PATH = /\0|(?:^|\/)\.{0,2}(?:\/|$)/;
+
+/** A path read from the logbook (its latin1 key) is used only if each of its names is one plain path component. */
+export function safePath(key: string): boolean {
+  return key.length > 0 && !UNSAFE_PATH.test(key);
+}
+
 /** The folder holding a path, as a key (latin1 string of its bytes); "" for the root's entries. */
 export function parentKey(key: string): string {
   const slash = key.lastIndexOf("/");

@@ -139,7 +139,11 @@ export interface System {
   timeWriter(): TimeWriter;
   mkdir(path: string, mode: number): void;
   chmod(path: string, mode: number): void;
-  remove(path: string): void;
+  /**
+   * Removes a file, or a folder with all it holds (symlinks removed, never followed); nothing when
+   * absent. `patientMs`: a folder something else may still be writing in is tried again until then.
+   */
+  remove(path: BytePath | string, patientMs?: number): void;
   exists(path: BytePath | string): boolean;
   exec(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
   /** Starts a process to converse with (see Conversation). */
@@ -385,8 +389,12 @@ export class NodeSystem implements System {
     fs.chmodSync(path, mode);
   }
 
-  remove(path: string): void {
-    fs.rmSync(path, { force: true, recursive: true });
+  remove(path: BytePath | string, patientMs = 0): void {
+    // node waits retryDelay * n before its n-th retry.
+    const retryDelay = 50;
+    let maxRetries = 0;
+    while ((retryDelay * (maxRetries + 1) * (maxRetries + 2)) / 2 <= patientMs) maxRetries++;
+    fs.rmSync(path, { force: true, recursive: true, maxRetries, retryDelay });
   }
 
   exists(path: BytePath | string): boolean {
