@@ -141,6 +141,29 @@ test("a one-line edit in a large work area writes small objects", (t) => {
   assert.ok(objects.length < 20, `one-line change wrote ${objects.length} objects`);
 });
 
+test("a base snapshot of more files than one pack takes holds every one of them, each content once", (t) => {
+  // Over 10,000 files besides the 1,000 just written that the agent hashes itself: the content
+  // goes into several packs; two files share each content.
+  const fixture: Record<string, string> = { "etc/hosts": "x\n" };
+  for (let d = 0; d < 112; d++) for (let f = 0; f < 100; f++) fixture[`home/alice/work/d${d}/f${f}.txt`] = `content ${(d * 100 + f) >> 1}\n`;
+  const root = makeGuest(fixture);
+  t.after(() => cleanup(root));
+  const init = agent(root, ["--json", "init"]);
+  assert.equal(init.code, 0, init.stderr);
+  const listed = git(root, ["ls-tree", "-r", "HEAD", "home/alice/work/"]).toString().trim().split("\n");
+  assert.equal(listed.length, 11200);
+  assert.equal(new Set(listed.map((l) => l.split(/\s/)[2])).size, 5600);
+  const packs = fs.readdirSync(`${root}/var/lib/vml/logbook/objects/pack`).filter((n) => n.endsWith(".pack"));
+  assert.ok(packs.length > 1, `${packs.length} pack(s)`);
+  const counts = git(root, ["count-objects", "-v"]).toString();
+  const stored = Number(/^count: (\d+)$/m.exec(counts)?.[1]) + Number(/^in-pack: (\d+)$/m.exec(counts)?.[1]);
+  // Each object once: as many stored as the snapshot reaches.
+  const reached = git(root, ["rev-list", "--objects", "--all"]).toString().trim().split("\n").length;
+  assert.equal(stored, reached);
+  assert.equal(agent(root, ["verify"]).code, 0);
+  assert.equal(agent(root, ["--json", "commit", "-m", "nothing changed"]).json().unchanged, true);
+});
+
 test("commit --keep-env keeps the recorded environment (a scheduled run has no user shell)", (t) => {
   const root = makeGuest();
   t.after(() => cleanup(root));

@@ -31,6 +31,8 @@ const FORMAT_TEXT = "vml-snapshot 1\n";
 const RACY_MS = 2000;
 /** Bytes of metadata index entries passed as arguments rather than through a process of their own. */
 const INLINE_ARGS = 64 * 1024;
+/** Files per pack when most content is new (see stageOnce). */
+const BULK_FILES = 10000;
 
 export interface Staged {
   tree: string;
@@ -425,15 +427,22 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   const cacheinfo = args.every((a) => a !== undefined) ? given.map((g, i) => `${g.mode},${g.id},${args[i]}`) : [];
   const inline = cacheinfo.length === given.length && cacheinfo.reduce((n, a) => n + a.length + 1, 0) < INLINE_ARGS;
   const adding = total > 0 || given.length > 0;
-  if (adding) await lb.git([...bulk, "update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), ...(inline ? cacheinfo.flatMap((c) => ["--cacheinfo", c]) : []), "--stdin"], {
-    input: nulList(toIndex),
-    onStdout: ctx.progress
-      ? (chunk) => {
-          for (const c of chunk) if (c === 0x0a) seen++;
-          ctx.progress!.update(Math.min(seen, total));
-        }
-      : undefined,
-  });
+  // git's bulk check-in compares each new object with every one its pack holds so far: a pack per
+  // BULK_FILES files keeps that from growing with the square of the work area.
+  const parts: Buffer[][] = [];
+  for (let at = 0; at < total || parts.length === 0; at += bulk.length ? BULK_FILES : total) parts.push(toIndex.slice(at, bulk.length ? at + BULK_FILES : total));
+  for (let i = 0; adding && i < parts.length; i++) {
+    const inlineHere = inline && i === 0 ? cacheinfo.flatMap((c) => ["--cacheinfo", c]) : [];
+    await lb.git([...bulk, "update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), ...inlineHere, "--stdin"], {
+      input: nulList(parts[i]),
+      onStdout: ctx.progress
+        ? (chunk) => {
+            for (const c of chunk) if (c === 0x0a) seen++;
+            ctx.progress!.update(Math.min(seen, total));
+          }
+        : undefined,
+    });
+  }
 
   if (!inline) await lb.git(["update-index", "-z", "--index-info"], { input: Buffer.concat(given.flatMap((g) => [Buffer.from(`${g.mode} ${g.id}\t`), g.path, NUL])) });
   ctx.log.debug("index updated");
