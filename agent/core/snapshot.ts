@@ -429,8 +429,9 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   const adding = total > 0 || given.length > 0;
   // git's bulk check-in compares each new object with every one its pack holds so far: a pack per
   // BULK_FILES files keeps that from growing with the square of the work area.
+  const partSize = bulk.length ? BULK_FILES : Math.max(total, 1);
   const parts: Buffer[][] = [];
-  for (let at = 0; at < total || parts.length === 0; at += bulk.length ? BULK_FILES : total) parts.push(toIndex.slice(at, bulk.length ? at + BULK_FILES : total));
+  for (let at = 0; at === 0 || at < total; at += partSize) parts.push(toIndex.slice(at, at + partSize));
   for (let i = 0; adding && i < parts.length; i++) {
     const inlineHere = inline && i === 0 ? cacheinfo.flatMap((c) => ["--cacheinfo", c]) : [];
     await lb.git([...bulk, "update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), ...inlineHere, "--stdin"], {
