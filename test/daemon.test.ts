@@ -217,6 +217,67 @@ test("commit and status through the daemon look where its watch saw changes; --r
   assert.equal(await d.exited, 0);
 });
 
+/** The inotify watches a process holds, from its file descriptors' info. */
+function inotifyWatches(pid: number): number {
+  let n = 0;
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== "anon_inode:inotify") continue;
+      n += fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8").split("\n").filter((l) => l.startsWith("inotify wd:")).length;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+test("the watch follows folders as they come, go, come back and move: a change deep inside each is seen", async (t) => {
+  const root = guest(t, { ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n" });
+  await new Promise((r) => setTimeout(r, 2100));
+  assert.equal(agent(root, ["init"]).code, 0);
+  const d = await watching(root);
+  const pid = d.child.pid!;
+  const base = inotifyWatches(pid);
+  const commit = (msg: string) => {
+    const c = agent(root, ["--json", "commit", "-m", msg]);
+    assert.equal(c.code, 0, c.stderr);
+    return c.json();
+  };
+  // A change the watch alone can tell of: same size, the file's folder untouched.
+  const touch = (p: string) => {
+    const before = fs.statSync(`${root}/${p}`);
+    const text = fs.readFileSync(`${root}/${p}`, "utf8");
+    fs.writeFileSync(`${root}/${p}`, text === text.toUpperCase() ? text.toLowerCase() : text.toUpperCase());
+    fs.utimesSync(`${root}/${p}`, before.atime, new Date(before.mtimeMs + 5000));
+  };
+
+  fs.mkdirSync(`${root}/${W}/new/a/b`, { recursive: true });
+  fs.writeFileSync(`${root}/${W}/new/a/b/x.txt`, "x\n");
+  await waitFor(() => inotifyWatches(pid) === base + 3, 10_000, "the new folders to be watched");
+  assert.deepEqual(commit("new tree").added, [`/${W}/new`, `/${W}/new/a`, `/${W}/new/a/b`, `/${W}/new/a/b/x.txt`]);
+  touch(`${W}/new/a/b/x.txt`);
+  assert.deepEqual(commit("deep change").modified, [`/${W}/new/a/b/x.txt`]);
+
+  fs.rmSync(`${root}/${W}/new`, { recursive: true });
+  await waitFor(() => inotifyWatches(pid) === base, 10_000, "the removed folders to be let go");
+  fs.mkdirSync(`${root}/${W}/new/a/b`, { recursive: true });
+  fs.writeFileSync(`${root}/${W}/new/a/b/y.txt`, "y\n");
+  await waitFor(() => inotifyWatches(pid) === base + 3, 10_000, "the folders made again to be watched");
+  assert.deepEqual(commit("made again").added, [`/${W}/new/a/b/y.txt`]);
+  touch(`${W}/new/a/b/y.txt`);
+  assert.deepEqual(commit("deep change again").modified, [`/${W}/new/a/b/y.txt`]);
+
+  fs.renameSync(`${root}/${W}/new`, `${root}/${W}/moved`);
+  await waitFor(() => {
+    const c = agent(root, ["--json", "status"]).json();
+    return (c.added as string[]).includes(`/${W}/moved/a/b/y.txt`);
+  }, 10_000, "the move to be seen");
+  commit("moved");
+  touch(`${W}/moved/a/b/y.txt`);
+  assert.deepEqual(commit("deep change after the move").modified, [`/${W}/moved/a/b/y.txt`]);
+  assert.equal(inotifyWatches(pid), base + 3);
+});
+
 test("while all is quiet the daemon takes the changes into the logbook's index; a commit then records them and whatever changed since", async (t) => {
   const root = guest(t, { ...BASE_FIXTURE, "etc/vml/agent.yaml": "mounts_table: /nonexistent\nwatch_settle: 3600\n" });
   await new Promise((r) => setTimeout(r, 2100));

@@ -3,7 +3,8 @@
 // finishes the one in progress and releases every watcher and timer.
 import type { Context } from "../core/context.js";
 import { dueAt, type SettleState } from "./settle.js";
-import { isPackageDb, watchTree, type Watch } from "./watcher.js";
+import { isPackageDb, watchTree } from "./watcher.js";
+import type { FolderWatch } from "../platform/folder-watch.js";
 import { keepHeapSmall, releaseMemory, youngGenerationGrows } from "../platform/memory.js";
 import { prune } from "../core/prune.js";
 import { prepare, readyQuick, withLock } from "../core/snapshot.js";
@@ -45,7 +46,7 @@ export class Daemon {
   private timer?: ReturnType<typeof setTimeout>;
   private prepareTimer?: ReturnType<typeof setTimeout>;
   private settleTimer?: ReturnType<typeof setTimeout>;
-  private watcher?: Watch;
+  private watcher?: FolderWatch;
   private tasks: ScheduledTask[] = [];
   private running?: Promise<void>;
   private closed = false;

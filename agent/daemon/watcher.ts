@@ -1,6 +1,6 @@
 // The watch on the included trees and the package database. Its events are hints, never truth: the
 // snapshot that follows checks the tree itself, so a dropped event costs time, not a change.
-import { watch, type FSWatcher } from "chokidar";
+import { watchFolders, type FolderWatch } from "../platform/folder-watch.js";
 import type { RuleSet } from "../model/rules.js";
 import { RPM_DBPATH } from "../capture/packages.js";
 
@@ -27,21 +27,13 @@ export function watchRoots(rules: RuleSet): string[] {
   return [...roots].filter((p) => ![...roots].some((q) => q !== p && (q === "/" || p.startsWith(q + "/"))));
 }
 
-export interface Watch {
-  /** Settles when the initial crawl is done: from then on, every change gives a hint. */
-  ready: Promise<void>;
-  /** How many inotify watches the watch holds: one per folder. */
-  watches(): number;
-  close(): Promise<void>;
-}
-
 /**
- * Watches folders only, one inotify watch each: a folder's watch already reports every change to
- * the names in it (content, metadata, creation, removal), and a watch per file would cost memory
- * and watches by the hundred thousand. chokidar crawls, follows new and removed folders and reports
- * errors; the per-name changes come from its raw events, filtered by the rules.
+ * Watches folders only, one inotify watch each: a folder's watch already reports every change to the
+ * names in it (content, metadata, creation, removal), and a watch per file would cost memory and
+ * watches by the hundred thousand. Excluded trees are not watched at all; a folder stays in when a
+ * later rule includes below it. Each event is one hint, filtered by the rules.
  */
-export function watchTree(root: string, rules: RuleSet, exists: (p: string) => boolean, onHint: (rel: string) => void, onError: (e: unknown) => void): Watch {
+export function watchTree(root: string, rules: RuleSet, exists: (p: string) => boolean, onHint: (rel: string) => void, onError: (e: unknown) => void): FolderWatch {
   const prefix = root === "/" ? "" : root;
   const rel = (p: string) => p.slice(prefix.length + 1);
   const wanted = (r: string, isDir: boolean) => {
@@ -49,29 +41,12 @@ export function watchTree(root: string, rules: RuleSet, exists: (p: string) => b
     const d = rules.explain(r, isDir);
     return d.included || (isDir && rules.mayIncludeBelow(r, d.index));
   };
-  const targets = [...watchRoots(rules), ...PACKAGE_DBS].map((p) => `${prefix}${p}`).filter(exists);
-  const watcher: FSWatcher = watch(targets, {
-    ignoreInitial: true,
-    followSymlinks: false,
-    persistent: true,
-    // Excluded trees are not watched at all; a folder stays in when a later rule includes below it.
-    // Anything but a folder is left to its folder's watch.
-    ignored: (p, stats) => {
-      if (p.length <= prefix.length) return false;
-      if (stats && !stats.isDirectory()) return true;
-      return !wanted(rel(p), true);
-    },
-  });
+  const targets = [...watchRoots(rules), ...PACKAGE_DBS].map((p) => `${prefix}${p}`.replace(/(.)\/$/, "$1")).filter(exists);
   // A hint names a path that may have changed; a wrong guess costs a look, never a change.
-  watcher.on("raw", (_event, name, details) => {
-    const dir = (details as { watchedPath?: string } | undefined)?.watchedPath;
-    if (!dir || dir.length <= prefix.length) return;
-    const r = name ? `${rel(dir)}/${name}` : rel(dir);
-    if (wanted(r, false) || wanted(r, true)) onHint(r);
-  });
-  watcher.on("addDir", (p) => p.length > prefix.length && onHint(rel(p)));
-  watcher.on("unlinkDir", (p) => p.length > prefix.length && onHint(rel(p)));
-  watcher.on("error", onError);
-  const ready = new Promise<void>((r) => watcher.once("ready", () => r()));
-  return { ready, watches: () => Object.keys(watcher.getWatched()).length, close: () => watcher.close() };
+  const onEvent = (dir: string, _event: string, name: string | null) => {
+    const dirRel = rel(dir);
+    const r = name ? (dirRel ? `${dirRel}/${name}` : name) : dirRel;
+    if (r && (wanted(r, false) || wanted(r, true))) onHint(r);
+  };
+  return watchFolders(targets, (abs) => wanted(rel(abs), true), onEvent, onError);
 }
