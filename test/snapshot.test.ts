@@ -141,7 +141,7 @@ test("a one-line edit in a large work area writes small objects", (t) => {
   assert.ok(objects.length < 20, `one-line change wrote ${objects.length} objects`);
 });
 
-test("a base snapshot of more files than one pack takes holds every one of them, each content once", (t) => {
+test("a snapshot of more files than one pack takes (the base, a job's output) holds every one of them, each content once, packed", (t) => {
   // Over 10,000 files besides the 1,000 just written that the agent hashes itself: the content
   // goes into several packs; two files share each content.
   const fixture: Record<string, string> = { "etc/hosts": "x\n" };
@@ -160,8 +160,24 @@ test("a base snapshot of more files than one pack takes holds every one of them,
   // Each object once: as many stored as the snapshot reaches.
   const reached = git(root, ["rev-list", "--objects", "--all"]).toString().trim().split("\n").length;
   assert.equal(stored, reached);
-  assert.equal(agent(root, ["verify"]).code, 0);
   assert.equal(agent(root, ["--json", "commit", "-m", "nothing changed"]).json().unchanged, true);
+
+  // As many new files in one commit (a job's output): packed too, so no garbage collection is due.
+  for (let d = 0; d < 112; d++) {
+    fs.mkdirSync(`${root}/home/alice/output/o${d}`, { recursive: true });
+    for (let f = 0; f < 100; f++) fs.writeFileSync(`${root}/home/alice/output/o${d}/h${f}.root`, `histogram ${d} ${f}\n`);
+  }
+  const loose = () => Number(/^count: (\d+)$/m.exec(git(root, ["count-objects", "-v"]).toString())?.[1]);
+  const looseBefore = loose();
+  const c = agent(root, ["commit", "-m", "a job's output"]);
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(git(root, ["ls-tree", "-r", "--name-only", "HEAD", "home/alice/output/"]).toString().trim().split("\n").length, 11200);
+  // Loose: only what the agent hashed itself (files written within the last two seconds, up to
+  // 1,000), the folders' trees and records; not the other 10,000 files' content.
+  assert.ok(loose() - looseBefore < 2000, `${loose() - looseBefore} new loose objects`);
+  // So the commit found no collection due (it would have packed the refs too).
+  assert.ok(!fs.existsSync(`${root}/var/lib/vml/logbook/packed-refs`), "git gc ran after the commit");
+  assert.equal(agent(root, ["verify"]).code, 0);
 });
 
 test("commit --keep-env keeps the recorded environment (a scheduled run has no user shell)", (t) => {

@@ -417,9 +417,11 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   ctx.progress?.phase("storing", total);
   let seen = 0;
   // Nothing read, nothing rendered anew (the daemon looked a moment ago): the index and its tree stand.
-  // With nothing cached (the base snapshot, a recovery) most content is new: git then writes it into
-  // one pack (bulk check-in) instead of a file per object, faster now and for every later read.
-  const bulk = cache.dirs.size === 0 ? ["-c", "core.bigFileThreshold=1"] : [];
+  // With nothing cached (the base snapshot, a recovery), or thousands of files to look at (a tree
+  // unpacked, a job's output), most content is likely new: git then writes it into packs (bulk
+  // check-in) instead of a file per object, faster now and for every later read, and no garbage
+  // collection is due after it.
+  const bulk = cache.dirs.size === 0 || total > BULK_FILES ? ["-c", "core.bigFileThreshold=1"] : [];
   // --remove: a path that vanished since the scan leaves the index instead of failing the snapshot.
   // The entries given whole ride along on the command line when they are few and can be named there
   // (UTF-8): every snapshot but the first, nearly always.
