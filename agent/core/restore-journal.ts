@@ -45,11 +45,11 @@ function parseJournal(text: string): Journal {
     if (line === "") continue;
     const space = line.indexOf(" ");
     const [key, value] = [line.slice(0, space), line.slice(space + 1)];
+    const folder = key === "folder" ? (value === "." ? "" : unescapeBytes(value).toString("latin1")) : undefined;
     if (key === "pid" && /^[1-9][0-9]*$/.test(value)) j.pid = Number(value);
     else if (key === "ref" && /^[0-9a-f]{40}$/.test(value)) j.ref = value;
     else if (key === "before" && /^[0-9a-f]{40}$/.test(value)) j.before = value;
-    else if (key === "folder" && value === ".") j.folders.push("");
-    else if (key === "folder" && safePath(unescapeBytes(value).toString("latin1"))) j.folders.push(unescapeBytes(value).toString("latin1"));
+    else if (folder !== undefined && (folder === "" || safePath(folder))) j.folders.push(folder);
     else throw new Error(`bad line: ${line}`);
   }
   if (!j.pid || !j.ref) throw new Error("pid or ref missing");

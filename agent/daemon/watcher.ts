@@ -41,7 +41,7 @@ export function watchTree(root: string, rules: RuleSet, exists: (p: string) => b
     const d = rules.explain(r, isDir);
     return d.included || (isDir && rules.mayIncludeBelow(r, d.index));
   };
-  const targets = [...watchRoots(rules), ...PACKAGE_DBS].map((p) => `${prefix}${p}`.replace(/(.)\/$/, "$1")).filter(exists);
+  const targets = [...watchRoots(rules), ...PACKAGE_DBS].map((p) => (p === "/" ? prefix || "/" : `${prefix}${p}`)).filter(exists);
   // A hint names a path that may have changed; a wrong guess costs a look, never a change.
   const onEvent = (dir: string, _event: string, name: string | null) => {
     const dirRel = rel(dir);
