@@ -32,6 +32,32 @@ const REPO_CONFIG: [string, string][] = [
 ];
 
 /**
+ * Settings every logbook's git runs with, old logbooks too (given in the environment, not the config).
+ */
+const GIT_SETTINGS: Record<string, string> = {
+  // Loose objects stored as they are: deflating a changed 60 MB ROOT file (compressed already)
+  // cost a second in every snapshot of it. Packing (the daemon's schedule, a commit that finds too
+  // many loose objects) compresses them.
+  "core.looseCompression": "0",
+  // A snapshot has git write the index twice (update-index, write-tree), and the index holds every
+  // recorded file (2 MB for 20,000): split, each write is the few entries that changed, and the
+  // whole is rewritten only once a fifth of it has. An index read or written keeps its shared part
+  // fresh, so an hour is ample before one no index uses is removed.
+  "core.splitIndex": "true",
+  "splitIndex.sharedIndexExpire": "1.hour.ago",
+};
+
+/** git's configuration given through its environment (GIT_CONFIG_COUNT), outranking the config files. */
+function configEnv(settings: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  Object.entries(settings).forEach(([k, v], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = k;
+    env[`GIT_CONFIG_VALUE_${i}`] = v;
+  });
+  return { ...env, GIT_CONFIG_COUNT: String(Object.keys(settings).length) };
+}
+
+/**
  * `info/attributes` outranks every `.gitattributes` in the work tree: without it, a guest's own
  * repository checkout with `text`, `eol` or `ident` attributes would have git rewrite line ends or
  * keyword lines of the content it stores, and the restore would not give back the bytes that were
@@ -67,12 +93,7 @@ export class Logbook {
       GIT_CONFIG_NOSYSTEM: "1",
       GIT_CONFIG_GLOBAL: "/dev/null",
       GIT_TERMINAL_PROMPT: "0",
-      // Loose objects stored as they are: deflating a changed 60 MB ROOT file (compressed already)
-      // cost a second in every snapshot of it. Packing (the daemon's schedule, a commit that finds
-      // too many loose objects) compresses them. Here rather than in the config: every logbook.
-      GIT_CONFIG_COUNT: "1",
-      GIT_CONFIG_KEY_0: "core.looseCompression",
-      GIT_CONFIG_VALUE_0: "0",
+      ...configEnv(GIT_SETTINGS),
       // git's indexing frees and re-grows its heap per file; without this glibc hands memory back
       // to the kernel each time and indexing a large tree is several times slower.
       MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024),
@@ -379,7 +400,8 @@ export class Logbook {
   }
 
   async checkoutInto(dir: string, entries: { path: Buffer; blob: string }[]): Promise<void> {
-    const env = { GIT_INDEX_FILE: this.checkoutIndexFile(this.sys.pid()), GIT_WORK_TREE: dir };
+    // Not split: a shared part would outlive this index, which is gone when the files are out.
+    const env = { GIT_INDEX_FILE: this.checkoutIndexFile(this.sys.pid()), GIT_WORK_TREE: dir, ...configEnv({ ...GIT_SETTINGS, "core.splitIndex": "false" }) };
     // "100644 <id>\t<path>\0" per entry, in one buffer: a whole work area's worth of lines.
     const line = "100644 ".length + 40 + 1;
     const input = Buffer.allocUnsafe(entries.reduce((n, e) => n + line + e.path.length + 1, 0));
