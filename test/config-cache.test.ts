@@ -79,3 +79,38 @@ test("a configuration that just changed, or reached through a symlink, is parsed
   assert.equal((await openContext(io(), { root })).config.sizeLimit, 5 << 20);
   assert.equal(fs.existsSync(cache), false);
 });
+
+test("the cache carries the rules' globs compiled: a cached configuration decides as one parsed afresh, without compiling", async (t) => {
+  const root = makeGuest();
+  t.after(() => cleanup(root));
+  const cache = `${root}/var/lib/vml/logbook/vml-config-cache`;
+  fs.writeFileSync(
+    `${root}/etc/vml/agent.yaml`,
+    ["mounts_table: /nonexistent/mounts", "env_drop: [MY_*, 'TMP?']", "rules:", "  - exclude: '**/*.root'", "  - exclude: /home/*/data[0-9]/", "  - include: /home/*/data1/keep{a,b}.txt", "  - exclude: '[xy]*.log'"].join("\n") + "\n",
+  );
+  assert.equal(agent(root, ["init"]).code, 0);
+  const fresh = await openContext(io(), { root });
+  const cached = await openContext(io(), { root });
+  const globs = JSON.parse(fs.readFileSync(cache, "utf8")).config.globs as Record<string, string>;
+  for (const p of ["**/*.root", "home/*/data[0-9]", "data[0-9]", "keep{a,b}.txt", "[xy]*.log", "MY_*", "TMP?"]) assert.ok(p in globs, p);
+
+  const paths: [string, boolean][] = [
+    ["home/alice/run/h.root", false],
+    ["home/alice/data3", true],
+    ["home/alice/data1/keepb.txt", false],
+    ["home/alice/data1/keepc.txt", false],
+    ["home/alice/x1.log", false],
+    ["home/alice/z1.log", false],
+    ["etc/hosts", false],
+  ];
+  const decisions = (rules: typeof fresh.rules) => paths.map(([p, dir]) => rules.explain(p, dir).index);
+  assert.deepEqual(decisions(cached.rules), decisions(fresh.rules));
+  assert.equal(cached.rules.explain("home/alice/data1/keepb.txt", false).included, true);
+  assert.equal(cached.rules.explain("home/alice/data1/keepc.txt", false).included, false);
+
+  // The compiled form in the cache is the one used.
+  const body = JSON.parse(fs.readFileSync(cache, "utf8"));
+  body.config.globs["**/*.root"] = "(?!)";
+  fs.writeFileSync(cache, JSON.stringify(body));
+  assert.equal((await openContext(io(), { root })).rules.explain("home/alice/run/h.root", false).included, true);
+});

@@ -3,7 +3,7 @@
 // reported with its file, line and column.
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node } from "yaml";
 import { VmlError } from "./errors.js";
-import { parseSize, type RuleSource } from "../model/rules.js";
+import { compileGlobs, parseSize, type GlobTable, type RuleSource } from "../model/rules.js";
 import { validate as validateCron } from "node-cron";
 import type { System } from "../platform/system.js";
 import { defaultConfigFile } from "./config-cache.js";
@@ -30,6 +30,8 @@ export interface Config {
   pruneKeep: { last?: number; hourly?: number; daily?: number; weekly?: number; monthly?: number };
   /** Package manager commands for restore; "{root}" stands for ROOT, package names are appended. */
   packageCommands: Record<"rpm" | "dpkg", { install: string[]; remove: string[] }>;
+  /** `rules` and `envDrop` compiled as they were read (kept in the configuration's cache). */
+  globs?: GlobTable;
 }
 
 const DEFAULTS: Omit<Config, "configFile" | "configFound" | "rules" | "envDrop"> = {
@@ -240,13 +242,16 @@ export function loadConfig(sys: System, root: string, rulesDir: string, configFi
   const sets = (user.ruleSets ?? [...DEFAULTS.ruleSets]).map((n) => loadRuleSet(sys, rulesDir, n));
   let sizeLimit: number = DEFAULTS.sizeLimit;
   for (const s of sets) if (s.sizeLimit !== undefined) sizeLimit = s.sizeLimit;
+  const rules = [...sets.flatMap((s) => s.rules), ...(user.rules ?? []), ...BUILT_IN];
+  const envDrop = [...sets.flatMap((s) => s.envDrop), ...(user.extraDrop ?? [])];
   return {
     configFile: file,
     configFound: found,
     ruleSets: sets.map((s) => s.name),
-    rules: [...sets.flatMap((s) => s.rules), ...(user.rules ?? []), ...BUILT_IN],
+    rules,
     sizeLimit: user.sizeLimit ?? sizeLimit,
-    envDrop: [...sets.flatMap((s) => s.envDrop), ...(user.extraDrop ?? [])],
+    envDrop,
+    globs: compileGlobs(rules, envDrop),
     base: user.base ?? DEFAULTS.base,
     mountsTable: user.mountsTable ?? DEFAULTS.mountsTable,
     packages: user.packages ?? DEFAULTS.packages,

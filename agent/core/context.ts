@@ -55,7 +55,7 @@ export function contextOf(sys: System, root: string, config: Config, verbose: bo
     sys,
     root,
     config,
-    rules: new RuleSet(config.rules),
+    rules: new RuleSet(config.rules, config.globs),
     logbook: new Logbook(sys, root, log),
     log,
     agentVersion: AGENT_VERSION,

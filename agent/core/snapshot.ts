@@ -320,7 +320,7 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   const packageStamp = packageFormat && packageDbStamp(sys, root, packageFormat, racyAfter);
   if (packageStamp !== undefined && packageStamp === cache.packages && fresh && indexed.has(PACKAGES_FILE)) meta.set(PACKAGES_FILE, undefined);
   else if (packageFormat) meta.set(PACKAGES_FILE, Buffer.from(renderPackages((await capturePackages(sys, root, packageFormat))!)));
-  if (!opts.keepEnv) meta.set(ENV_FILE, Buffer.from(renderEnv(captureEnv(sys, config.envDrop))));
+  if (!opts.keepEnv) meta.set(ENV_FILE, Buffer.from(renderEnv(captureEnv(sys, config.envDrop, config.globs))));
   meta.set(CVMFS_FILE, Buffer.from(renderCvmfs(await captureCvmfs(sys, root, config.mountsTable))));
   ctx.log.debug({ records: meta.size }, "metadata rendered");
 
@@ -473,7 +473,7 @@ export async function look(ctx: Context, against: string | undefined, opts: { hi
   const changes = await diffSnapshots(ctx.logbook, against, staged.tree, opts.paths);
   if (!opts.paths?.length) {
     const [text] = against ? await ctx.logbook.readBlobs([`${against}:${ENV_FILE}`]) : [undefined];
-    changes.env = diffEnv(text ? parseEnv(text.toString()) : {}, captureEnv(ctx.sys, ctx.config.envDrop));
+    changes.env = diffEnv(text ? parseEnv(text.toString()) : {}, captureEnv(ctx.sys, ctx.config.envDrop, ctx.config.globs));
   }
   return { tree: staged.tree, scan: staged.scan, changes };
 }

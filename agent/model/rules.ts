@@ -25,18 +25,51 @@ export interface Rule extends RuleSource {
 
 const GLOB = { dot: true } as const;
 
-export function compileRules(sources: RuleSource[]): Rule[] {
+/**
+ * Globs compiled when the configuration was parsed: each pattern's regular expression source. A
+ * command whose configuration came from its cache (config-cache.ts) compiles none itself, which
+ * was a tenth of a short command's time.
+ */
+export type GlobTable = Record<string, string>;
+
+function globRe(pattern: string, table?: GlobTable): RegExp {
+  const source = table?.[pattern];
+  return source === undefined ? picomatch.makeRe(pattern, GLOB) : new RegExp(source);
+}
+
+/** A rule's pattern taken apart: what it matches, whether only folders, whether anchored at the root. */
+function shapeOf(pattern: string): { p: string; dirOnly: boolean; anchored: boolean; segments: string[] } {
+  let p = pattern.trim();
+  const dirOnly = p.endsWith("/") && p.length > 1;
+  if (dirOnly) p = p.slice(0, -1);
+  // As in gitignore, a slash at the start or in the middle anchors the pattern at the root;
+  // otherwise it matches a name at any depth.
+  const anchored = p.includes("/");
+  if (p.startsWith("/")) p = p.slice(1);
+  return { p, dirOnly, anchored, segments: anchored ? (p === "" ? [] : p.split("/")) : [] };
+}
+
+/** Every glob the rules and the environment filter use, compiled. */
+export function compileGlobs(rules: RuleSource[], envDrop: string[]): GlobTable {
+  const table: GlobTable = {};
+  const add = (pattern: string) => {
+    const re = picomatch.makeRe(pattern, GLOB);
+    if (re.flags === "") table[pattern] = re.source;
+  };
+  for (const r of rules) {
+    const { p, segments } = shapeOf(r.pattern);
+    if (p !== "") add(p);
+    segments.forEach(add);
+  }
+  envDrop.forEach(add);
+  return table;
+}
+
+export function compileRules(sources: RuleSource[], globs?: GlobTable): Rule[] {
   return sources.map((src, index) => {
-    let p = src.pattern.trim();
-    const dirOnly = p.endsWith("/") && p.length > 1;
-    if (dirOnly) p = p.slice(0, -1);
-    // As in gitignore, a slash at the start or in the middle anchors the pattern at the root;
-    // otherwise it matches a name at any depth.
-    const anchored = p.includes("/");
-    if (p.startsWith("/")) p = p.slice(1);
-    const segments = anchored ? (p === "" ? [] : p.split("/")) : [];
-    const re = p === "" ? /^/ : picomatch.makeRe(p, GLOB);
-    const segmentRes = segments.map((seg) => picomatch.makeRe(seg, GLOB));
+    const { p, dirOnly, anchored, segments } = shapeOf(src.pattern);
+    const re = p === "" ? /^/ : globRe(p, globs);
+    const segmentRes = segments.map((seg) => globRe(seg, globs));
     return { ...src, index, anchored, dirOnly, segments, segmentRes, re };
   });
 }
@@ -57,8 +90,8 @@ export class RuleSet {
   readonly rules: Rule[];
   private readonly combined = new Map<string, RegExp>();
 
-  constructor(sources: RuleSource[]) {
-    this.rules = compileRules(sources);
+  constructor(sources: RuleSource[], globs?: GlobTable) {
+    this.rules = compileRules(sources, globs);
   }
 
   /**
@@ -159,6 +192,8 @@ export function parseSize(v: unknown): number | undefined {
   return Math.floor(parseFloat(m[1]) * UNITS[m[2].toUpperCase()]);
 }
 
-export function globMatcher(patterns: string[]): (s: string) => boolean {
-  return patterns.length ? picomatch(patterns, GLOB) : () => false;
+/** Whether a name matches any of `patterns`. */
+export function globMatcher(patterns: string[], globs?: GlobTable): (s: string) => boolean {
+  const res = patterns.map((p) => globRe(p, globs));
+  return (s) => res.some((re) => re.test(s));
 }
