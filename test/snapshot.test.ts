@@ -177,6 +177,23 @@ test("a snapshot of more files than one pack takes (the base, a job's output) ho
   assert.ok(loose() - looseBefore < 2000, `${loose() - looseBefore} new loose objects`);
   // So the commit found no collection due (it would have packed the refs too).
   assert.ok(!fs.existsSync(`${root}/var/lib/vml/logbook/packed-refs`), "git gc ran after the commit");
+
+  // As many files whose content the logbook has (their times changed, as a restore, a moved tree or
+  // a `chown -R` changes them): git finds each content, no pack is written.
+  const packsNow = () => fs.readdirSync(`${root}/var/lib/vml/logbook/objects/pack`).filter((n) => n.endsWith(".pack")).length;
+  const packsBefore = packsNow();
+  for (let d = 0; d < 112; d++) for (let f = 0; f < 100; f++) fs.utimesSync(`${root}/home/alice/output/o${d}/h${f}.root`, 1e9, 1e9 + d * 100 + f);
+  // git's bulk check-in would compress each file before finding its content there (and write no
+  // pack either): the agent's debug log says which way it went.
+  const head = git(root, ["rev-parse", "HEAD"]).toString();
+  const touched = agent(root, ["commit", "-m", "times changed"], { VML_LOG_LEVEL: "debug" });
+  assert.equal(touched.code, 0, touched.stderr);
+  assert.notEqual(git(root, ["rev-parse", "HEAD"]).toString(), head);
+  const indexing = touched.stderr.split("\n").filter((l) => l.includes('"msg":"indexing"')).map((l) => JSON.parse(l));
+  assert.equal(indexing.length, 1);
+  assert.ok(indexing[0].paths > 10000, `${indexing[0].paths} paths`);
+  assert.equal(indexing[0].packed, false);
+  assert.equal(packsNow(), packsBefore);
   assert.equal(agent(root, ["verify"]).code, 0);
 });
 
