@@ -63,7 +63,15 @@ interface Gathered {
   entries: Entry[];
   reread: boolean;
   keep: boolean;
+  /**
+   * What the read adds to the scan's result, added when the read is settled: a patched read that
+   * gives up half-way leaves nothing behind for the whole read that follows.
+   */
+  found: Pick<ScanResult, "skipped" | "large" | "recent" | "files" | "bytes">;
+  linked: { key: string; path: Buffer; entry: Entry }[];
 }
+
+const gathering = (): Gathered => ({ entries: [], reread: false, keep: false, found: { skipped: [], large: [], recent: [], files: 0, bytes: 0 }, linked: [] });
 
 /** Entry types by the kind of file they record (a file: stored, a hard link, over the limit). */
 const KIND_OF: Record<EntryType, Stat["kind"]> = { f: "file", h: "file", L: "file", l: "symlink", d: "dir", p: "fifo", s: "socket", c: "char", b: "block" };
@@ -195,13 +203,29 @@ export class Scanner {
     return w;
   }
 
-  /** Pass two: the folders holding these paths (files git or the watch says changed; relative to the root), read again. */
-  recheck(paths: Iterable<Buffer>): void {
+  /**
+   * Pass two: the folders holding these paths (files git or the watch says changed; relative to the
+   * root), read again; with `patch`, from their records where it has them.
+   */
+  recheck(paths: Iterable<Buffer>, patch = this.patch): void {
     for (const p of paths) {
       const slash = p.lastIndexOf(0x2f);
       const w = this.result.dirs.get(slash < 0 ? "" : p.subarray(0, slash).toString("latin1"));
-      if (w && !w.entries) this.read(w);
+      if (w && !w.entries) this.read(w, patch);
     }
+  }
+
+  /** The folders holding these paths that pass two would read, whose names are as cached: a patch may serve them. */
+  patchable(paths: Iterable<Buffer>): Set<string> {
+    const keys = new Set<string>();
+    for (const p of paths) {
+      const slash = p.lastIndexOf(0x2f);
+      const key = slash < 0 ? "" : p.subarray(0, slash).toString("latin1");
+      const w = this.result.dirs.get(key);
+      const cached = this.cache.dirs.get(key);
+      if (w && !w.entries && !w.changed && cached && !cached.keep) keys.add(key);
+    }
+    return keys;
   }
 
   /** Reads folders the cache vouched for but whose shard is not at hand, then settles hard links. */
@@ -260,8 +284,8 @@ export class Scanner {
     };
   }
 
-  private read(w: ScannedDir): void {
-    if (this.patch && this.readPatched(w, this.patch)) return;
+  private read(w: ScannedDir, patch = this.patch): void {
+    if (patch && this.readPatched(w, patch)) return;
     let names: BytePath[];
     try {
       names = this.sys.readdir(this.abs(w.dir));
@@ -274,7 +298,7 @@ export class Scanner {
     }
     names.sort(Buffer.compare);
     const decide = this.rules.childDecider(w.rel, w.ruleIndex);
-    const got: Gathered = { entries: [], reread: false, keep: false };
+    const got = gathering();
     for (const name of names) {
       const st = this.sys.lstat(this.abs(joinPath(w.dir, name)));
       if (st) this.look(w, name, st, decide, got); // else it vanished while we looked
@@ -296,7 +320,7 @@ export class Scanner {
     // Subfolders the last record left out (nothing recorded below them then) may hold something now.
     for (const c of this.cachedChildren.get(key) ?? []) if (!byName.has(nameKey(c))) byName.set(nameKey(c), undefined);
     const decide = this.rules.childDecider(w.rel, w.ruleIndex);
-    const got: Gathered = { entries: [], reread: false, keep: false };
+    const got = gathering();
     for (const [nameKey, e] of byName) {
       const name = e?.name ?? Buffer.from(nameKey, "latin1");
       if (e && e.type !== "d" && !patch.hinted.has(key ? `${key}/${nameKey}` : nameKey)) {
@@ -314,6 +338,18 @@ export class Scanner {
   }
 
   private settle(w: ScannedDir, got: Gathered): void {
+    const out = this.result;
+    // One by one: a folder may hold more names than a call takes arguments.
+    for (const p of got.found.skipped) out.skipped.push(p);
+    for (const p of got.found.large) out.large.push(p);
+    for (const r of got.found.recent) out.recent.push(r);
+    out.files += got.found.files;
+    out.bytes += got.found.bytes;
+    for (const { key, path, entry } of got.linked) {
+      const list = this.linked.get(key);
+      if (list) list.push({ path, entry });
+      else this.linked.set(key, [{ path, entry }]);
+    }
     w.entries = got.entries;
     w.recorded = got.entries.length > 0;
     w.split = got.entries.length > SHARD_SPLIT;
@@ -345,7 +381,7 @@ export class Scanner {
     const special = SPECIAL[st.kind];
     if (special) {
       push(this.entryOf(name, st, special));
-      out.skipped.push(path);
+      got.found.skipped.push(path);
       got.keep = true;
       return;
     }
@@ -353,25 +389,23 @@ export class Scanner {
       push(this.entryOf(name, st, "l", this.sys.readlink(this.abs(path))));
       return;
     }
-    out.files++;
-    out.bytes += st.size;
+    got.found.files++;
+    got.found.bytes += st.size;
     if (st.size > this.sizeLimit) {
       push(this.entryOf(name, st, "L"));
-      out.large.push(path);
+      got.found.large.push(path);
       got.keep = true;
       return;
     }
     const e = this.entryOf(name, st, "f");
     push(e);
-    if (st.ctimeNs >= this.racyAfterNs) out.recent.push({ path, entry: e });
+    if (st.ctimeNs >= this.racyAfterNs) got.found.recent.push({ path, entry: e });
     if (st.nlink > 1) {
       // Which name is the first is decided in walk order once every folder is read (finish).
-      const key = `${st.dev}:${st.ino}`;
-      const list = this.linked.get(key);
-      if (list) list.push({ path, entry: e });
-      else this.linked.set(key, [{ path, entry: e }]);
+      got.linked.push({ key: `${st.dev}:${st.ino}`, path, entry: e });
       got.keep = true;
     }
-    if (this.progress && out.files % 1000 === 0) this.progress(out.files, out.bytes);
+    const files = out.files + got.found.files;
+    if (this.progress && files % 1000 === 0) this.progress(files, out.bytes + got.found.bytes);
   }
 }

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { VmlError } from "./errors.js";
 import { BASE_REF, Logbook, ZERO_ID } from "./logbook.js";
 import type { Context } from "./context.js";
-import { Scanner, type ScanResult } from "../capture/scan.js";
+import { Scanner, type Patch, type ScanResult } from "../capture/scan.js";
 import type { ScanCache } from "../capture/scan-cache.js";
 import type { System } from "../platform/system.js";
 import { readOwners, type Owners } from "../capture/owners.js";
@@ -123,6 +123,31 @@ function focusOf(hints: string[] | undefined, cache: ScanCache): Set<string> | u
     if (focus.size > MAX_FOCUS) return undefined;
   }
   return focus;
+}
+
+/**
+ * A folder git names a changed file in, whose names are as last recorded, is read from its record
+ * in the index with only the changed names looked at: git vouches for the others (their stat is the
+ * one it indexed). A record the logbook cannot give means the folder is read whole.
+ */
+async function recordsPatch(lb: Logbook, cache: ScanCache, indexed: ReadonlyMap<string, string>, folders: Set<string>, changed: Buffer[]): Promise<Patch | undefined> {
+  const shardIds = new Map<string, string[]>();
+  for (const key of folders) {
+    const ids = keptShards(Buffer.from(key, "latin1"), cache.dirs.get(key)!.split, indexed).map((p) => indexed.get(p)!);
+    if (ids.length) shardIds.set(key, ids);
+  }
+  if (!shardIds.size) return undefined;
+  const ids = [...new Set([...shardIds.values()].flat())];
+  const blobs = await lb.readBlobs(ids);
+  const byId = new Map(ids.map((id, i) => [id, blobs[i]]));
+  return {
+    recorded: (key) => {
+      const blobsHere = shardIds.get(key)?.map((id) => byId.get(id));
+      if (!blobsHere || blobsHere.some((b) => !b)) return undefined;
+      return blobsHere.flatMap((b) => parseShard(b!.toString()).entries);
+    },
+    hinted: new Set(changed.map((p) => p.toString("latin1"))),
+  };
 }
 
 /** The scan cache is only valid for the same rules, size limit and owner names. */
@@ -315,7 +340,7 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
     // A folder back by the time the walk came (moved away and back): git looks at its files after all.
     const back = away.filter((a) => scanner.result.dirs.has(a.key)).map((a) => a.arg);
     if (back.length) dirty.push(...splitNul(await lb.git(["--literal-pathspecs", "diff-files", "--name-only", "-z", "--", ...back])));
-    scanner.recheck(dirty);
+    scanner.recheck(dirty, fresh ? await recordsPatch(lb, cache, indexed, scanner.patchable(dirty), dirty) : undefined);
   }
   // Asked of every recorded folder the cache vouched for; a folder without its shards is read.
   const kept = new Map<string, string[]>();
