@@ -382,6 +382,7 @@ test("commits through the daemon write their trees themselves and record exactly
     [`${W}/same.txt`]: "aaaa\n",
     [`${W}/gone/x.txt`]: "x\n",
     [`${W}/link`]: { symlink: "same.txt" },
+    [`${W}/zz/other.txt`]: "zz\n",
   });
   assert.equal(agent(root, ["init"]).code, 0);
   // Its log in a file: this test blocks while the daemon works (spawnSync), a pipe would fill.
@@ -432,10 +433,19 @@ test("commits through the daemon write their trees themselves and record exactly
   assert.ok(d.stderr().includes("going on from the last quick look"));
   assert.equal(git(root, ["cat-file", "blob", `HEAD:${W}/new/deep/a.C`]).toString(), "a\nmore\nmore 1\nmore 2\nmore 3\n");
 
+  // A second name for a file, made in a folder after it (in walk order the file is the first name):
+  // the file's folder, its names unchanged, is looked at from its record, which gives up on a file
+  // with several names and reads the folder whole.
+  fs.linkSync(`${root}/${W}/same.txt`, `${root}/${W}/zz/second.txt`);
+  c = commit("a second name");
+  assert.deepEqual(c.added, [`/${W}/zz/second.txt`]);
+  const show = agent(root, ["--json", "show", "HEAD"]);
+  assert.equal(show.code, 0, show.stderr);
+
   // With the daemon gone, git's look over everything finds nothing the snapshots missed.
   await stopDaemon(d);
-  const s = agent(root, ["--json", "status"]).json() as { added: string[]; modified: string[]; deleted: string[] };
-  assert.deepEqual([s.added, s.modified, s.deleted], [[], [], []]);
+  const s = agent(root, ["--json", "status"]).json() as { added: string[]; modified: string[]; deleted: string[]; metadata: string[] };
+  assert.deepEqual([s.added, s.modified, s.deleted, s.metadata], [[], [], [], []]);
   assert.equal(agent(root, ["--json", "commit", "-m", "nothing"]).json().unchanged, true);
 });
 
