@@ -41,6 +41,8 @@ export interface ScanResult {
   /** Files and bytes in the folders that were read (all of them when nothing was cached). */
   files: number;
   bytes: number;
+  /** Entries taken from a folder's last record without a look: git vouches for them (see Patch). */
+  reused: WeakSet<Entry>;
 }
 
 export interface ScanProgress {
@@ -69,9 +71,10 @@ interface Gathered {
    */
   found: Pick<ScanResult, "skipped" | "large" | "recent" | "files" | "bytes">;
   linked: { key: string; path: Buffer; entry: Entry }[];
+  reused: Entry[];
 }
 
-const gathering = (): Gathered => ({ entries: [], reread: false, keep: false, found: { skipped: [], large: [], recent: [], files: 0, bytes: 0 }, linked: [] });
+const gathering = (): Gathered => ({ entries: [], reread: false, keep: false, found: { skipped: [], large: [], recent: [], files: 0, bytes: 0 }, linked: [], reused: [] });
 
 /** Entry types by the kind of file they record (a file: stored, a hard link, over the limit). */
 const KIND_OF: Record<EntryType, Stat["kind"]> = { f: "file", h: "file", L: "file", l: "symlink", d: "dir", p: "fifo", s: "socket", c: "char", b: "block" };
@@ -97,7 +100,7 @@ function walkOrder(a: Buffer, b: Buffer): number {
 }
 
 export class Scanner {
-  readonly result: ScanResult = { dirs: new Map(), skipped: [], large: [], unreadable: [], recent: [], files: 0, bytes: 0 };
+  readonly result: ScanResult = { dirs: new Map(), skipped: [], large: [], unreadable: [], recent: [], files: 0, bytes: 0, reused: new WeakSet() };
   private readonly rootBuf: Buffer;
   private readonly cachedChildren = new Map<string, string[]>();
   /** Files with more than one name, by device:inode, resolved into hard links once all reads are done. */
@@ -254,7 +257,7 @@ export class Scanner {
     for (const w of this.result.dirs.values()) {
       if (!w.entries) continue;
       for (const e of w.entries) {
-        if (!STORED_TYPES.has(e.type)) continue;
+        if (!STORED_TYPES.has(e.type) || this.result.reused.has(e)) continue;
         const st = this.sys.lstat(this.abs(joinPath(w.dir, e.name)));
         if (st && !this.racy(st)) continue;
         w.reread = true;
@@ -325,6 +328,7 @@ export class Scanner {
       const name = e?.name ?? Buffer.from(nameKey, "latin1");
       if (e && e.type !== "d" && !patch.hinted.has(key ? `${key}/${nameKey}` : nameKey)) {
         got.entries.push(e);
+        got.reused.push(e);
         continue;
       }
       const st = this.sys.lstat(this.abs(joinPath(w.dir, name)));
@@ -345,6 +349,7 @@ export class Scanner {
     for (const r of got.found.recent) out.recent.push(r);
     out.files += got.found.files;
     out.bytes += got.found.bytes;
+    for (const e of got.reused) out.reused.add(e);
     for (const { key, path, entry } of got.linked) {
       const list = this.linked.get(key);
       if (list) list.push({ path, entry });

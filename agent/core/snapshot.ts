@@ -454,12 +454,13 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   const hashed = hashRecent(ctx, scanned.recent);
   ctx.log.debug({ recent: scanned.recent.length, hashed: hashed.size }, "recent files hashed");
   for (const [, h] of hashed) given.push(h);
-  // Only the folders read need git to look at their files; the cache vouches for the others.
+  // Only the folders read need git to look at their files (the cache vouches for the others), and
+  // of those, not the files taken from their records unseen (git vouched for them).
   const toIndex: Buffer[] = [];
   const sizes: number[] = [];
   for (const d of scanned.dirs.values()) {
     for (const e of d.entries ?? []) {
-      if (!STORED_TYPES.has(e.type)) continue;
+      if (!STORED_TYPES.has(e.type) || scanned.reused.has(e)) continue;
       const path = joinPath(d.dir, e.name);
       if (hashed.has(path.toString("latin1"))) continue;
       toIndex.push(path);
