@@ -11,6 +11,12 @@ export interface CachedDir {
    * limit, hard links) or entries changed too recently to trust their timestamps.
    */
   reread: boolean;
+  /**
+   * Its entries changed too recently to trust their timestamps were all files the snapshot hashed
+   * itself and handed to git without a stat: git names them at its next look, which looks at them
+   * again (the folder's record serves for the rest).
+   */
+  named: boolean;
   /** Its shard is split in buckets. */
   split: boolean;
   /**
@@ -60,6 +66,7 @@ export function parseScanCache(text: string, key: string): ScanCache {
       stamp: stamp === "-" ? undefined : stamp,
       recorded: flags.includes("r"),
       reread: flags.includes("u"),
+      named: flags.includes("n"),
       split: flags.includes("s"),
       keep: flags.includes("k"),
     });
@@ -74,7 +81,7 @@ export function renderScanCache(cache: ScanCache): string {
   if (cache.packages) lines.push(`packages ${cache.packages}`);
   for (const [path, id] of cache.meta) lines.push(`m ${id} ${path}`);
   for (const [dir, c] of cache.dirs) {
-    const flags = `${c.recorded ? "r" : ""}${c.reread ? "u" : ""}${c.split ? "s" : ""}${c.keep ? "k" : ""}` || "-";
+    const flags = `${c.recorded ? "r" : ""}${c.reread ? "u" : ""}${c.named ? "n" : ""}${c.split ? "s" : ""}${c.keep ? "k" : ""}` || "-";
     lines.push(`d ${c.stamp ?? "-"} ${flags} ${Buffer.from(dir, "latin1").toString("hex")}`);
   }
   return lines.join("\n") + "\n";

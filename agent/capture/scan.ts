@@ -17,6 +17,8 @@ export interface ScannedDir {
   split: boolean;
   /** Read it again next scan (see CachedDir.reread). */
   reread: boolean;
+  /** Its recent files are named by git at its next look (see CachedDir.named). */
+  named: boolean;
   /** Always read whole (see CachedDir.keep). */
   keep: boolean;
   /** Its own stat for the next cache; undefined when too recent to trust or unreadable. */
@@ -153,7 +155,7 @@ export class Scanner {
 
   /** A folder the cache vouches for without a look (outside the focus), with all below it. */
   private trust(dir: Buffer, rel: string, ruleIndex: number, cached: CachedDir): void {
-    this.result.dirs.set(dir.toString("latin1"), { dir, rel, ruleIndex, stamp: cached.stamp, changed: false, recorded: cached.recorded, split: cached.split, reread: cached.reread, keep: cached.keep });
+    this.result.dirs.set(dir.toString("latin1"), { dir, rel, ruleIndex, stamp: cached.stamp, changed: false, recorded: cached.recorded, split: cached.split, reread: cached.reread, named: cached.named, keep: cached.keep });
     for (const c of this.cachedSubfolders(dir, rel, ruleIndex)) this.trust(c.dir, c.rel, c.ruleIndex, c.cached);
   }
 
@@ -181,6 +183,7 @@ export class Scanner {
       recorded: cached?.recorded ?? false,
       split: cached?.split ?? false,
       reread: cached?.reread ?? false,
+      named: cached?.named ?? false,
       keep: cached?.keep ?? false,
     };
     this.result.dirs.set(key, w);
@@ -249,17 +252,20 @@ export class Scanner {
   /**
    * After git indexed the files of the folders read: a file that changed between our look and git's
    * may be recorded with old metadata while git holds its new stat and would call it clean next time.
-   * Such a folder is read again by the next scan. Returns whether a stored file went away meanwhile:
-   * git may then have left it out while its folder's record lists it, and the look must be redone.
+   * Such a folder is read again by the next scan, unless git has no stat for the file (`statless`:
+   * hashed by the snapshot itself), which makes git name it next time. Returns whether a stored file
+   * went away meanwhile: git may then have left it out while its folder's record lists it, and the
+   * look must be redone.
    */
-  confirm(): boolean {
+  confirm(statless: (path: Buffer) => boolean): boolean {
     let vanished = false;
     for (const w of this.result.dirs.values()) {
       if (!w.entries) continue;
       for (const e of w.entries) {
         if (!STORED_TYPES.has(e.type) || this.result.reused.has(e)) continue;
-        const st = this.sys.lstat(this.abs(joinPath(w.dir, e.name)));
-        if (st && !this.racy(st)) continue;
+        const path = joinPath(w.dir, e.name);
+        const st = this.sys.lstat(this.abs(path));
+        if (st && (!this.racy(st) || statless(path))) continue;
         w.reread = true;
         if (!st) vanished = true;
         else if (vanished) break;
@@ -359,6 +365,7 @@ export class Scanner {
     w.recorded = got.entries.length > 0;
     w.split = got.entries.length > SHARD_SPLIT;
     w.reread = got.reread || got.keep;
+    w.named = got.found.recent.length > 0;
     w.keep = got.keep;
   }
 
@@ -366,9 +373,12 @@ export class Scanner {
   private look(w: ScannedDir, name: Buffer, st: Stat, decide: (rel: string, name: string, isDir: boolean) => number, got: Gathered): void {
     const out = this.result;
     const path = joinPath(w.dir, name);
-    const push = (e: Entry) => {
+    // A recent file (hashed by the snapshot itself) is named by git next time; anything else too
+    // recent has its folder read again.
+    const push = (e: Entry, recent = false) => {
       got.entries.push(e);
-      if (this.racy(st)) got.reread = true;
+      if (recent) got.found.recent.push({ path, entry: e });
+      else if (this.racy(st)) got.reread = true;
     };
     const nameS = name.toString("utf8");
     const rel = w.rel ? `${w.rel}/${nameS}` : nameS;
@@ -403,8 +413,7 @@ export class Scanner {
       return;
     }
     const e = this.entryOf(name, st, "f");
-    push(e);
-    if (st.ctimeNs >= this.racyAfterNs) got.found.recent.push({ path, entry: e });
+    push(e, st.ctimeNs >= this.racyAfterNs);
     if (st.nlink > 1) {
       // Which name is the first is decided in walk order once every folder is read (finish).
       got.linked.push({ key: `${st.dev}:${st.ino}`, path, entry: e });

@@ -416,7 +416,7 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   /** The scan cache once the index holds `tree`. */
   const nextCache = (tree: string, synced: boolean): ScanCache => {
     const next: ScanCache = { key: cache.key, dirs: new Map(), index: lb.indexStamp(), meta: metaIds, tree, synced, packages: packageStamp };
-    for (const [key, d] of scanned.dirs) next.dirs.set(key, { stamp: d.stamp, recorded: d.recorded, reread: d.reread, split: d.split, keep: d.keep });
+    for (const [key, d] of scanned.dirs) next.dirs.set(key, { stamp: d.stamp, recorded: d.recorded, reread: d.reread, named: d.named, split: d.split, keep: d.keep });
     return next;
   };
   if (quick) {
@@ -453,6 +453,9 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   const given: IndexEntry[] = changed.map(([p, , id]) => ({ mode: "100644", id, path: Buffer.from(p, "latin1") }));
   const hashed = hashRecent(ctx, scanned.recent);
   ctx.log.debug({ recent: scanned.recent.length, hashed: hashed.size }, "recent files hashed");
+  // A recent file git is given with its stat (over what is hashed here) is not named by git next
+  // time: its folder is read again.
+  for (const r of scanned.recent) if (!hashed.has(r.path.toString("latin1"))) scanned.dirs.get(parentKey(r.path.toString("latin1")))!.reread = true;
   for (const [, h] of hashed) given.push(h);
   // Only the folders read need git to look at their files (the cache vouches for the others), and
   // of those, not the files taken from their records unseen (git vouched for them).
@@ -507,7 +510,7 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   // Nothing read, nothing rendered anew (the daemon looked a moment ago): the index and its tree stand.
   const same = !adding && !removing && fresh && cache.tree !== undefined;
   const treeP = same ? Promise.resolve(cache.tree!) : lb.gitText(["write-tree"]);
-  const wentAway = scanner.confirm();
+  const wentAway = scanner.confirm((path) => hashed.has(path.toString("latin1")));
   const tree = await treeP;
   const wasSynced = same && cache.synced === true;
   if (opts.flush && !wasSynced) await lb.flushObjects(true);
