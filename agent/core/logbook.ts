@@ -66,6 +66,9 @@ function configEnv(settings: Record<string, string>): Record<string, string> {
 const ATTRIBUTES_FILE = "info/attributes";
 const ATTRIBUTES = "* -text -crlf -eol -ident -filter -working-tree-encoding\n";
 
+/** Name prefix (then a process id) of the indexes a snapshot packs content through besides the logbook's. */
+const SCRATCH_INDEX = "vml-pack-index.";
+
 /** Loose objects beyond which housekeeping packs them (git's own default). */
 const GC_AUTO_LOOSE = 6700;
 
@@ -399,9 +402,32 @@ export class Logbook {
     return `${this.gitDir}/vml-checkout-index.${pid}`;
   }
 
+  /** git's environment for an index of a command's own; not split: a shared part would outlive it. */
+  private scratchIndexEnv(file: string): Record<string, string> {
+    return { GIT_INDEX_FILE: file, ...configEnv({ ...GIT_SETTINGS, "core.splitIndex": "false" }) };
+  }
+
+  /**
+   * Runs `fn` with the environment of an index of this process's own, beside the logbook's (which
+   * takes one writer at a time), removed afterwards; one a killed process left is removed when its
+   * lock is recovered (removeScratchIndexes).
+   */
+  async withScratchIndex<T>(fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
+    const file = `${this.gitDir}/${SCRATCH_INDEX}${this.sys.pid()}`;
+    try {
+      return await fn(this.scratchIndexEnv(file));
+    } finally {
+      this.sys.remove(file);
+    }
+  }
+
+  removeScratchIndexes(): void {
+    for (const name of this.sys.readdir(this.gitDir)) if (name.toString("latin1").startsWith(SCRATCH_INDEX)) this.sys.remove(`${this.gitDir}/${name.toString("latin1")}`);
+  }
+
   async checkoutInto(dir: string, entries: { path: Buffer; blob: string }[]): Promise<void> {
-    // Not split: a shared part would outlive this index, which is gone when the files are out.
-    const env = { GIT_INDEX_FILE: this.checkoutIndexFile(this.sys.pid()), GIT_WORK_TREE: dir, ...configEnv({ ...GIT_SETTINGS, "core.splitIndex": "false" }) };
+    const file = this.checkoutIndexFile(this.sys.pid());
+    const env = { ...this.scratchIndexEnv(file), GIT_WORK_TREE: dir };
     // "100644 <id>\t<path>\0" per entry, in one buffer: a whole work area's worth of lines.
     const line = "100644 ".length + 40 + 1;
     const input = Buffer.allocUnsafe(entries.reduce((n, e) => n + line + e.path.length + 1, 0));
@@ -417,7 +443,7 @@ export class Logbook {
       // per core keep both busy (measured faster than one per core, never slower).
       await this.git(["-c", `checkout.workers=${2 * this.sys.cores()}`, "checkout-index", "--all", "--force"], { env });
     } finally {
-      this.sys.remove(env.GIT_INDEX_FILE);
+      this.sys.remove(file);
     }
   }
 

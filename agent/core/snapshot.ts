@@ -492,17 +492,33 @@ async function stageOnce(ctx: Context, opts: StageOptions): Promise<Staged & { v
   const partSize = bulk.length ? BULK_FILES : Math.max(total, 1);
   const parts: Buffer[][] = [];
   for (let at = 0; at === 0 || at < total; at += partSize) parts.push(toIndex.slice(at, at + partSize));
-  for (let i = 0; adding && i < parts.length; i++) {
-    const inlineHere = inline && i === 0 ? cacheinfo.flatMap((c) => ["--cacheinfo", c]) : [];
-    await lb.git([...bulk, "update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), ...inlineHere, "--stdin"], {
-      input: nulList(parts[i]),
-      onStdout: ctx.progress
-        ? (chunk) => {
-            for (const c of chunk) if (c === 0x0a) seen++;
-            ctx.progress!.update(Math.min(seen, total));
-          }
-        : undefined,
-    });
+  const indexParts = async (list: Buffer[][], env?: Record<string, string>) => {
+    for (const part of list) {
+      const inlineHere = inline && part === parts[0] ? cacheinfo.flatMap((c) => ["--cacheinfo", c]) : [];
+      await lb.git([...bulk, "update-index", "--add", "--remove", "--replace", "-z", ...(ctx.progress ? ["--verbose"] : []), ...inlineHere, "--stdin"], {
+        input: nulList(part),
+        env,
+        onStdout: ctx.progress
+          ? (chunk) => {
+              for (const c of chunk) if (c === 0x0a) seen++;
+              ctx.progress!.update(Math.min(seen, total));
+            }
+          : undefined,
+      });
+    }
+  };
+  // Packing is compressing, one core per git: with two cores, every other part is packed by a
+  // second git through an index of its own, and the logbook's index then takes those files in a
+  // last pass that finds their content stored and only hashes them (100,000 files: 13.5 s of
+  // packing on one core).
+  const aside = adding && bulk.length && parts.length > 1 && sys.cores() > 1 ? parts.filter((_, i) => i % 2 === 1) : [];
+  if (!aside.length) {
+    if (adding) await indexParts(parts);
+  } else {
+    // Both run to their end before a failure of either is thrown: the scratch index goes only when its git is done.
+    const lanes = await Promise.allSettled([indexParts(parts.filter((_, i) => i % 2 === 0)), lb.withScratchIndex((env) => indexParts(aside, env))]);
+    for (const lane of lanes) if (lane.status === "rejected") throw lane.reason;
+    await lb.git(["update-index", "--add", "--remove", "--replace", "-z", "--stdin"], { input: nulList(aside.flat()) });
   }
 
   if (!inline) await lb.git(["update-index", "-z", "--index-info"], { input: Buffer.concat(given.flatMap((g) => [Buffer.from(`${g.mode} ${g.id}\t`), g.path, NUL])) });
@@ -561,6 +577,7 @@ export async function withLock<T>(ctx: Context, fn: () => Promise<T>, waitMs = c
   try {
     if (lock.recovered) {
       ctx.log.warn("recovered from an interrupted snapshot; rebuilding the logbook's index from the latest snapshot");
+      ctx.logbook.removeScratchIndexes();
       await ctx.logbook.resetIndex();
     }
     clearInterruptedRestore(ctx);
